@@ -1,0 +1,5 @@
+import sys
+
+from xgan.cli import main
+
+sys.exit(main())

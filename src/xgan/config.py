@@ -1,0 +1,129 @@
+"""One typed config per run: dataclasses filled from a YAML preset plus dotted overrides (`train.steps=2000`).
+
+The `model` section's schema is the config class of the model named by `model.name`, so each model keeps its
+own options in its own file and an unknown key is an error, not a silently ignored typo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from xgan.models import MODELS
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class DataConfig:
+    task: str = "digits"
+    image_size: int = 32
+    printed_train: int = 20000  # rendered printed digits (domain A) for training
+    printed_test: int = 2000
+    seed: int = 0  # seeds the rendered domain; MNIST's split is fixed
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-4  # Adam for everything but discriminators (reference settings)
+    discriminator_lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    log_every: int = 10  # scalars to TensorBoard and the progress bar
+    sample_every: int = 250  # PNG grid of translations
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2  # older step checkpoints are deleted; the final one is always kept
+    on_nonfinite: str = "stop"  # stop | skip: what a NaN/inf loss does
+
+    def __post_init__(self) -> None:
+        if self.on_nonfinite not in ("stop", "skip"):
+            raise ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', not '{self.on_nonfinite}'")
+        for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
+
+
+@dataclass
+class Config:
+    run_dir: str = "runs/default"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: Any = None  # the config dataclass of MODELS[model.name]
+
+
+PRESET_DIR = files("xgan").joinpath("presets")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[: -len(".yaml")] for p in PRESET_DIR.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_source(preset_or_path: str | None) -> Any:
+    if preset_or_path is None:
+        return OmegaConf.create({})
+    path = Path(preset_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        text = path.read_text()
+    elif preset_or_path in preset_names():
+        text = PRESET_DIR.joinpath(f"{preset_or_path}.yaml").read_text()
+    else:
+        raise ConfigError(f"'{preset_or_path}' is neither a config file nor a preset (presets: {', '.join(preset_names())})")
+    try:
+        loaded = OmegaConf.create(text)
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"{preset_or_path}: not valid YAML: {e}") from None
+    if not isinstance(loaded, type(OmegaConf.create({}))):
+        raise ConfigError(f"{preset_or_path}: expected a mapping at the top level")
+    return loaded
+
+
+def load_config(preset_or_path: str | None = None, overrides: list[str] = ()) -> Config:
+    """Build the run's Config from a preset name or YAML file, then `key.sub=value` overrides."""
+    source = _read_source(preset_or_path)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' is not of the form key.sub=value")
+    try:
+        dotlist = OmegaConf.from_dotlist(list(overrides))
+    except OmegaConfBaseException as e:
+        raise ConfigError(f"bad override: {e}") from None
+    model_name = OmegaConf.select(dotlist, "model.name") or OmegaConf.select(source, "model.name") or "xgan"
+    if model_name not in MODELS:
+        raise ConfigError(f"unknown model.name '{model_name}' (known: {', '.join(sorted(MODELS))})")
+    schema = OmegaConf.structured(Config(model=MODELS[model_name].config_class()))
+    try:
+        merged = OmegaConf.merge(schema, source, dotlist)
+        config = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        where = f"{preset_or_path}: " if preset_or_path else ""
+        raise ConfigError(f"{where}{_describe(e)}") from None
+    return config
+
+
+def _describe(e: OmegaConfBaseException) -> str:
+    key = getattr(e, "full_key", None)
+    message = str(e).splitlines()[0]
+    if "not in" in message and key:
+        return f"unknown config key '{key}'"
+    return f"config key '{key}': {message}" if key else message
+
+
+def to_yaml(config: Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
+
+
+def config_from_yaml(path: str | Path, overrides: list[str] = ()) -> Config:
+    return load_config(str(path), overrides)

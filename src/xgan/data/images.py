@@ -1,0 +1,49 @@
+"""Reading user images with Pillow: any common format, grayscale/palette/RGBA/CMYK/16-bit, EXIF orientation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm")
+
+
+class ImageReadError(ValueError):
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"cannot read image '{path}': {reason}")
+        self.path = path
+
+
+def find_images(path: str | Path) -> list[Path]:
+    """The image itself, or every image file under a folder (recursive, sorted); an error if there is none."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        raise FileNotFoundError(f"input not found: {path}")
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not found:
+        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {path}")
+    return found
+
+
+def read_image(path: str | Path, size: int | None = None, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; transparency is composited on `background`; resized to size x size if given."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ImageReadError(path, str(e) or type(e).__name__) from None
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale: rescale to 8 bits, don't clip
+        array = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray(np.uint8(np.clip(array / max(array.max(), 1) * 255, 0, 255)))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba)
+    image = image.convert("RGB")
+    if size is not None and image.size != (size, size):
+        image = image.resize((size, size), Image.BICUBIC, reducing_gap=3.0)
+    return np.asarray(image, dtype=np.uint8)

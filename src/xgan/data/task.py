@@ -1,0 +1,59 @@
+"""The two-domain task a model trains on, and the registry of task loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class ImageSet:
+    """Images as uint8 (N, 3, H, W); labels, where known, are for evaluation only and never used in training."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass
+class Task:
+    train_a: ImageSet
+    train_b: ImageSet
+    test_a: ImageSet
+    test_b: ImageSet
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of the decoders' tanh."""
+    return images.float().div(127.5).sub(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    return images.detach().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+
+
+def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return resized.round().clamp(0, 255).to(torch.uint8)
+
+
+def _digits(cfg) -> Task:
+    from xgan.data.digits import load_digits
+    return load_digits(cfg)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"digits": _digits}
+
+
+def load_task(cfg) -> Task:
+    """Load the task named by `cfg.task` (a DataConfig)."""
+    if cfg.task not in TASKS:
+        raise ValueError(f"unknown data.task '{cfg.task}' (known: {', '.join(sorted(TASKS))})")
+    return TASKS[cfg.task](cfg)

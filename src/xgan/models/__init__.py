@@ -1,0 +1,8 @@
+"""Model registry: `model.name` in a config picks the class; each class names its own config dataclass."""
+
+from xgan.models.base import Losses, TranslationModel
+from xgan.models.xgan import XGAN
+
+MODELS: dict[str, type[TranslationModel]] = {"xgan": XGAN}
+
+__all__ = ["MODELS", "Losses", "TranslationModel", "XGAN"]

@@ -1,0 +1,121 @@
+"""Building blocks shared by the models: gradient reversal, the image history pool, conv stacks, GAN losses."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad, None
+
+
+class GradientReversal(nn.Module):
+    """Identity forward, gradient times -scale backward (Ganin et al.): what minimises the classifier maximises
+    its loss for everything upstream, so the encoders learn to fool the domain classifier."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ReverseGradient.apply(x, self.scale)
+
+
+class ImagePool(nn.Module):
+    """History of generated images for the discriminator (Shrivastava et al.; CycleGAN's pool of 50).
+
+    The stored images are buffers, so they are checkpointed with the weights and resume continues exactly.
+    """
+
+    def __init__(self, capacity: int, image_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.register_buffer("images", torch.zeros(capacity, *image_shape))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def query(self, batch: torch.Tensor) -> torch.Tensor:
+        """Each image is stored while there is room; once full, half the time it is swapped for a stored one."""
+        if self.capacity == 0:
+            return batch
+        out = batch.clone()
+        for i, image in enumerate(batch):
+            filled = int(self.count)
+            if filled < self.capacity:
+                self.images[filled] = image
+                self.count += 1
+            elif torch.rand(()) < 0.5:
+                j = int(torch.randint(self.capacity, ()))
+                out[i] = self.images[j]
+                self.images[j] = image
+        return out
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm '{kind}' (instance, batch, none)")
+
+
+def down(c_in: int, c_out: int, norm: str, first: bool = False) -> nn.Sequential:
+    """4x4 stride-2 conv halving the resolution (DCGAN style); no norm on the layer that sees pixels."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1), make_norm("none" if first else norm, c_out),
+                         nn.LeakyReLU(0.2, inplace=True))
+
+
+def up(c_in: int, c_out: int, norm: str, last: bool = False) -> nn.Sequential:
+    """4x4 stride-2 transposed conv doubling the resolution; the last one outputs tanh pixels."""
+    if last:
+        return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.Tanh())
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), make_norm(norm, c_out), nn.ReLU(inplace=True))
+
+
+def downsamplings(image_size: int) -> int:
+    """Stride-2 stages from image_size down to 4x4, the resolution all the seed's stacks end at."""
+    stages = math.log2(image_size / 4)
+    if image_size < 8 or stages != int(stages):
+        raise ValueError(f"image size must be a power of two >= 8, not {image_size}")
+    return int(stages)
+
+
+def scaled(channels: int, width: float) -> int:
+    return max(1, round(channels * width))
+
+
+def shared_pair(make: Callable[[], list[nn.Module]], shared: list[int]) -> tuple[nn.Sequential, nn.Sequential]:
+    """Two stacks built by `make`, where the layers at the `shared` positions are one and the same module."""
+    first, second = make(), make()
+    for i in shared:
+        second[i] = first[i]
+    return nn.Sequential(*first), nn.Sequential(*second)
+
+
+def gan_loss(logits: torch.Tensor, real: bool, kind: str) -> torch.Tensor:
+    """'bce': sigmoid cross-entropy on logits (Goodfellow et al.); 'lsgan': least squares to 1/0 (Mao et al.)."""
+    target = torch.full_like(logits, 1.0 if real else 0.0)
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if kind == "lsgan":
+        return F.mse_loss(logits, target)
+    raise ValueError(f"unknown gan loss '{kind}' (bce, lsgan)")
+
+
+def says_real(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """The discriminator's hard decision: BCE logits above 0, least-squares outputs above 0.5."""
+    return logits > (0.0 if kind == "bce" else 0.5)

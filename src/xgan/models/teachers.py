@@ -1,0 +1,15 @@
+"""Frozen feature extractors usable as XGAN's teacher (`model.teacher: "xgan.models.teachers:coarse_colours"`).
+
+Any `package.module:factory` returning an nn.Module from (N, 3, H, W) images in [-1, 1] to (N, D) features
+works; the paper uses FaceNet. Weights, if any, come from `model.teacher_weights` (safetensors).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def coarse_colours(grid: int = 4) -> nn.Module:
+    """The image's colour layout on a grid x grid raster (48 numbers at 4x4): pulls the embedding toward
+    keeping skin, hair and background tones, a prior the talk's failure cases ask for."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(grid), nn.Flatten())

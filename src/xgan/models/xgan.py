@@ -1,0 +1,242 @@
+"""XGAN (Royer et al., arXiv 1711.05139): a dual domain-adversarial auto-encoder with a shared embedding.
+
+    z1 = e1(x1), z2 = e2(x2)                      shared embedding
+    L_rec  = |d1(z1) - x1|^2 + |d2(z2) - x2|^2     reconstruction
+    L_dann = CE(c(R(z)), domain)                   domain-adversarial, R = gradient reversal
+    L_sem  = |e2(d2(z1)) - z1| + |e1(d1(z2)) - z2|  semantic consistency, both directions
+    L_gan  = GAN loss of D2 on d2(z1) (and of D1 on d1(z2))            optional
+    L_teach= |T(x1) - W z1|                        optional, T a frozen pretrained feature extractor
+
+Layer table (seed 001, 64 px): e: 3 -> 32 -> 64 -> [128 -> 256 -> FC 1024 -> FC 1024];
+d: 1024 -> [4x4x512 -> 8x8x256] -> 128 -> 64 -> 3; brackets mark the layers shared by the two domains in
+the default 'partial' sharing. Other sizes keep the pattern: one fewer early stage per halving.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from xgan.models.base import Losses, TranslationModel
+from xgan.models.layers import (GradientReversal, ImagePool, down, downsamplings, gan_loss, make_norm, says_real,
+                                scaled, shared_pair, up)
+
+SHARING = ("none", "partial", "full")
+DISTANCES = ("l1", "l2", "cosine")
+
+
+@dataclass
+class XGANWeights:
+    rec: float = 1.0
+    dann: float = 1.0
+    semantic: float = 1.0
+    gan: float = 0.0  # 0 switches the GAN loss (and its discriminators) off
+    teacher: float = 0.0  # 0 switches the teacher off
+
+
+@dataclass
+class XGANConfig:
+    name: str = "xgan"
+    sharing: str = "partial"  # none | partial | full (fully shared encoder)
+    embedding_dim: int = 1024
+    width: float = 1.0  # multiplies every channel count of the layer table (1.0 = seed 001)
+    norm: str = "instance"  # instance | batch | none, after each inner conv
+    dann_classes: int = 2  # 2: e1(x1) vs e2(x2); 4: also e1(d1(e2(x2))) and e2(d2(e1(x1))) (talk appendix)
+    dann_ramp_steps: int = 0  # reversal strength rises 0 -> 1 over these steps (Ganin et al.); 0: always 1
+    semantic_distance: str = "l1"  # l1 | l2 | cosine
+    gan_both_directions: bool = False  # also a discriminator on 2 -> 1 translations
+    gan_loss: str = "bce"  # bce | lsgan
+    discriminator_threshold: float = 0.8  # the discriminator is updated only while its accuracy is below this
+    pool_size: int = 50  # history of translations shown to the discriminator
+    teacher: str = ""  # "package.module:factory" returning a frozen nn.Module from images to feature vectors
+    teacher_weights: str = ""  # optional safetensors file loaded into the teacher
+    weights: XGANWeights = field(default_factory=XGANWeights)
+
+    def __post_init__(self) -> None:
+        if self.sharing not in SHARING:
+            raise ValueError(f"model.sharing must be one of {SHARING}, not '{self.sharing}'")
+        if self.semantic_distance not in DISTANCES:
+            raise ValueError(f"model.semantic_distance must be one of {DISTANCES}, not '{self.semantic_distance}'")
+        if self.dann_classes not in (2, 4):
+            raise ValueError(f"model.dann_classes must be 2 or 4, not {self.dann_classes}")
+        if self.weights.teacher > 0 and not self.teacher:
+            raise ValueError("model.weights.teacher > 0 needs model.teacher ('package.module:factory')")
+
+
+def encoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
+    """conv stages ending at 4x4x256, then FC -> FC: the last four entries are the ones 'partial' shares."""
+    stages = downsamplings(image_size)
+    channels = [scaled(256 // 2 ** (stages - 1 - i), width) for i in range(stages)]
+    convs = [down(c_in, c_out, norm, first=i == 0) for i, (c_in, c_out) in enumerate(zip([3, *channels], channels))]
+    fc1 = nn.Sequential(nn.Flatten(), nn.Linear(channels[-1] * 16, embedding_dim), nn.LeakyReLU(0.2, inplace=True))
+    fc2 = nn.Linear(embedding_dim, embedding_dim)
+    return [*convs, fc1, fc2]
+
+
+def decoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
+    """1x1 -> 4x4x512, then transposed convs halving the channels up to image_size x 3: the first two are shared."""
+    stages = downsamplings(image_size)
+    channels = [scaled(512 // 2 ** i, width) for i in range(stages)] + [3]
+    project = nn.Sequential(nn.Unflatten(1, (embedding_dim, 1, 1)), nn.ConvTranspose2d(embedding_dim, channels[0], 4),
+                            make_norm(norm, channels[0]), nn.ReLU(inplace=True))
+    ups = [up(c_in, c_out, norm, last=c_out == 3) for c_in, c_out in zip(channels, channels[1:])]
+    return [project, *ups]
+
+
+def discriminator(image_size: int, width: float) -> nn.Sequential:
+    """Seed 001: 64x64x3 -> 32x32x16 -> 16x16x32 -> 8x8x32 -> 4x4x32 -> FC 1 (one fewer stage per halving)."""
+    stages = downsamplings(image_size)
+    channels = [scaled(c, width) for c in [16, 32, 32, 32, 32, 32][:stages]]
+    convs = [down(c_in, c_out, "none") for c_in, c_out in zip([3, *channels], channels)]
+    return nn.Sequential(*convs, nn.Flatten(), nn.Linear(channels[-1] * 16, 1))
+
+
+def load_teacher(spec: str, weights: str) -> nn.Module:
+    module_name, _, factory = spec.partition(":")
+    try:
+        teacher = getattr(importlib.import_module(module_name), factory)()
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(f"model.teacher '{spec}': cannot load ({e})") from None
+    if weights:
+        teacher.load_state_dict(load_file(weights))
+    return teacher.eval().requires_grad_(False)
+
+
+class XGAN(TranslationModel):
+    config_class = XGANConfig
+
+    def __init__(self, cfg: XGANConfig, image_size: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        stages = downsamplings(image_size)
+        shared_convs = min(2, stages - 1)  # the seed shares the last two convs; tiny sizes keep one private
+        encoder_shared = {"none": [], "partial": list(range(stages - shared_convs, stages + 2)),
+                          "full": list(range(stages + 2))}[cfg.sharing]
+        decoder_shared = [] if cfg.sharing == "none" else [0, 1]
+        args = (image_size, cfg.embedding_dim, cfg.width, cfg.norm)
+        self.e1, self.e2 = shared_pair(lambda: encoder_layers(*args), encoder_shared)
+        self.d1, self.d2 = shared_pair(lambda: decoder_layers(*args), decoder_shared)
+
+        dann_outputs = 1 if cfg.dann_classes == 2 else 4  # one sigmoid logit, or a softmax over four classes
+        self.domain_classifier = nn.Sequential(
+            GradientReversal(), nn.Linear(cfg.embedding_dim, cfg.embedding_dim // 4), nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(cfg.embedding_dim // 4, dann_outputs))
+
+        self.use_gan = cfg.weights.gan > 0
+        if self.use_gan:
+            shape = (3, image_size, image_size)
+            self.discriminator2, self.pool12 = discriminator(image_size, cfg.width), ImagePool(cfg.pool_size, shape)
+            if cfg.gan_both_directions:
+                self.discriminator1, self.pool21 = discriminator(image_size, cfg.width), ImagePool(cfg.pool_size, shape)
+
+        self.teacher = None
+        if cfg.weights.teacher > 0:
+            self.teacher = load_teacher(cfg.teacher, cfg.teacher_weights)
+            with torch.no_grad():
+                teacher_dim = self.teacher(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
+            self.to_teacher = nn.Identity() if teacher_dim == cfg.embedding_dim else nn.Linear(cfg.embedding_dim, teacher_dim)
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))  # drives the reversal ramp
+        self._translations: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._stats: dict[str, float] = {}
+
+    # -- the maps a user calls -----------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        return (self.e1 if domain == "a" else self.e2)(x)
+
+    def decode(self, z: torch.Tensor, domain: str) -> torch.Tensor:
+        return (self.d1 if domain == "a" else self.d2)(z)
+
+    def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:
+        return self.decode(self.encode(x, "b" if to == "a" else "a"), to)
+
+    def reconstruct(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        return self.decode(self.encode(x, domain), domain)
+
+    def semantic_distance(self, z: torch.Tensor, z_back: torch.Tensor) -> torch.Tensor:
+        """Per-sample distance between an embedding and the embedding of its translation."""
+        if self.cfg.semantic_distance == "l1":
+            return (z - z_back).abs().mean(dim=1)
+        if self.cfg.semantic_distance == "l2":
+            return (z - z_back).pow(2).mean(dim=1)
+        return 1 - F.cosine_similarity(z, z_back, dim=1)
+
+    # -- training ------------------------------------------------------------------------------------------
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        discriminators = [m for m in (getattr(self, "discriminator1", None), getattr(self, "discriminator2", None)) if m]
+        autoencoder = [m for name, m in self.named_children() if not name.startswith(("discriminator", "teacher"))]
+        groups = {"autoencoder": list(nn.ModuleList(autoencoder).parameters())}
+        if discriminators:
+            groups["discriminator"] = list(nn.ModuleList(discriminators).parameters())
+        return groups
+
+    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
+        return self.autoencoder_losses(a, b) if phase == "autoencoder" else self.discriminator_losses(b, a)
+
+    def reversal_strength(self) -> float:
+        """Ganin et al.'s schedule 2 / (1 + exp(-10 p)) - 1: the encoders first learn to reconstruct, then to
+        fool a domain classifier that has had time to become informative."""
+        if self.cfg.dann_ramp_steps <= 0:
+            return 1.0
+        progress = min(1.0, int(self.steps_done) / self.cfg.dann_ramp_steps)
+        return 2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0
+
+    def autoencoder_losses(self, x1: torch.Tensor, x2: torch.Tensor) -> Losses:
+        w = self.cfg.weights
+        self.domain_classifier[0].scale = self.reversal_strength()
+        if self.training:
+            self.steps_done += 1
+        z1, z2 = self.e1(x1), self.e2(x2)
+        x12, x21 = self.d2(z1), self.d1(z2)  # translations 1 -> 2 and 2 -> 1
+        z12, z21 = self.e2(x12), self.e1(x21)  # their embeddings, read by the other domain's encoder
+        losses: Losses = {
+            "rec": (w.rec, F.mse_loss(self.d1(z1), x1) + F.mse_loss(self.d2(z2), x2)),
+            "dann": (w.dann, self.domain_adversarial_loss(z1, z2, z12, z21)),
+            "semantic": (w.semantic, self.semantic_distance(z1, z12).mean() + self.semantic_distance(z2, z21).mean()),
+        }
+        if self.use_gan:
+            fool = gan_loss(self.discriminator2(x12), True, self.cfg.gan_loss)
+            if self.cfg.gan_both_directions:
+                fool = fool + gan_loss(self.discriminator1(x21), True, self.cfg.gan_loss)
+            losses["gan"] = (w.gan, fool)
+            self._translations = (x12.detach(), x21.detach())
+        if self.teacher is not None:
+            losses["teacher"] = (w.teacher, self.semantic_distance(self.to_teacher(z1), self.teacher(x1).flatten(1)).mean())
+        return losses
+
+    def domain_adversarial_loss(self, z1: torch.Tensor, z2: torch.Tensor, z12: torch.Tensor, z21: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the domain classifier; the gradient-reversal layer inside it turns it adversarial."""
+        if self.cfg.dann_classes == 2:
+            logits = self.domain_classifier(torch.cat([z1, z2])).squeeze(1)
+            labels = torch.cat([torch.zeros(len(z1)), torch.ones(len(z2))]).to(logits)
+            return F.binary_cross_entropy_with_logits(logits, labels)
+        embeddings = [z1, z2, z21, z12]  # classes: e1(x1), e2(x2), e1(d1(e2(x2))), e2(d2(e1(x1)))
+        logits = self.domain_classifier(torch.cat(embeddings))
+        labels = torch.cat([torch.full((len(z),), k, dtype=torch.long) for k, z in enumerate(embeddings)])
+        return F.cross_entropy(logits, labels.to(logits.device))
+
+    def discriminator_losses(self, real2: torch.Tensor, real1: torch.Tensor) -> Losses:
+        """Real vs pooled translations, for each discriminator whose accuracy is still below the threshold."""
+        if self._translations is None:
+            return {}
+        x12, x21 = self._translations
+        judged = [("gan_d2", self.discriminator2, self.pool12, real2, x12)]
+        if self.cfg.gan_both_directions:
+            judged.append(("gan_d1", self.discriminator1, self.pool21, real1, x21))
+        losses: Losses = {}
+        for name, judge, pool, real, fake in judged:
+            real_logits, fake_logits = judge(real), judge(pool.query(fake))
+            kind = self.cfg.gan_loss
+            accuracy = (says_real(real_logits, kind).float().mean() + (~says_real(fake_logits, kind)).float().mean()) / 2
+            self._stats[f"{name}_accuracy"] = float(accuracy.detach())
+            if self._stats[f"{name}_accuracy"] < self.cfg.discriminator_threshold:
+                losses[name] = (1.0, gan_loss(real_logits, True, kind) + gan_loss(fake_logits, False, kind))
+        return losses
+
+    def stats(self) -> dict[str, float]:
+        return dict(self._stats)

@@ -1,0 +1,53 @@
+"""PNG grids of translations: for each direction, rows input | reconstruction | translation | cycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from xgan.data.task import to_uint8
+from xgan.io import atomic_write
+from xgan.models.base import TranslationModel, other
+
+LABEL_WIDTH = 84
+
+
+def tile(rows: list[torch.Tensor]) -> np.ndarray:
+    """Rows of (N, 3, H, W) images in [-1, 1] as one (rows*H, N*W, 3) uint8 array."""
+    return np.concatenate([np.concatenate(list(to_uint8(r).permute(0, 2, 3, 1).cpu().numpy()), axis=1) for r in rows])
+
+
+@torch.no_grad()
+def direction_rows(model: TranslationModel, x: torch.Tensor, source: str) -> dict[str, torch.Tensor]:
+    target = other(source)
+    translation = model.translate(x, to=target)
+    rows = {f"input {source.upper()}": x}
+    reconstruction = model.reconstruct(x, source)
+    if reconstruction is not None:
+        rows["reconstruction"] = reconstruction
+    rows[f"{source.upper()}->{target.upper()}"] = translation
+    rows["cycle"] = model.translate(translation, to=source)
+    return rows
+
+
+def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, scale: int = 2) -> Image.Image:
+    was_training = model.training
+    model.eval()
+    panels = [direction_rows(model, a, "a"), direction_rows(model, b, "b")]
+    model.train(was_training)
+    names = [name for panel in panels for name in panel]
+    pixels = np.concatenate([tile(list(panel.values())) for panel in panels])
+    image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
+    canvas = Image.new("RGB", (image.width + LABEL_WIDTH, image.height), "white")
+    canvas.paste(image, (LABEL_WIDTH, 0))
+    draw, row_height = ImageDraw.Draw(canvas), a.shape[-2] * scale
+    for i, name in enumerate(names):
+        draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
+    return canvas
+
+
+def save_image(image: Image.Image, path: str | Path) -> None:
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"), suffix=".png")

@@ -1,0 +1,196 @@
+"""The one Trainer every model trains with: data order, optimisers, NaN guard, logging, samples, checkpoints.
+
+A model only exposes `optimizer_groups()` and `losses(phase, a, b)`; each step runs every optimiser in turn
+on the sum of its weighted loss terms. Batches are a pure function of (seed, step), and checkpoints hold the
+optimiser and RNG states, so `--resume` continues exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from xgan.checkpoint import load_state, load_weights, resolve_checkpoint, save_checkpoint
+from xgan.config import Config, to_yaml
+from xgan.data import ImageSet, Task, load_task
+from xgan.data.task import to_model_range
+from xgan.io import atomic_write_text
+from xgan.models import MODELS, Losses, TranslationModel
+from xgan.samples import save_image, translation_grid
+
+log = logging.getLogger("xgan")
+SAMPLE_COUNT = 8
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def pick_device(spec: str = "auto") -> torch.device:
+    if spec != "auto":
+        return torch.device(spec)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def build_model(config: Config, device: torch.device | str = "cpu") -> TranslationModel:
+    return MODELS[config.model.name](config.model, config.data.image_size).to(device)
+
+
+def spread(images: torch.Tensor, count: int) -> torch.Tensor:
+    """`count` images evenly spaced through the set (test sets may be sorted by class)."""
+    return images[torch.linspace(0, len(images) - 1, min(count, len(images))).long()]
+
+
+class StepBatches:
+    """Batch indices of step t: slice t of a per-epoch permutation seeded by (seed, epoch); drops the remainder."""
+
+    def __init__(self, images: ImageSet, batch_size: int, seed: int) -> None:
+        if len(images) < batch_size:
+            raise ValueError(f"the training set has {len(images)} images, fewer than train.batch_size={batch_size}")
+        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.per_epoch = len(images) // batch_size
+        self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
+
+    def indices(self, step: int) -> torch.Tensor:
+        epoch, position = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._order = epoch, torch.randperm(len(self.images), generator=generator)
+        return self._order[position * self.batch_size:(position + 1) * self.batch_size]
+
+    def batch(self, step: int, device: torch.device) -> torch.Tensor:
+        return to_model_range(self.images.images[self.indices(step)].to(device, non_blocking=True))
+
+
+class Trainer:
+    def __init__(self, config: Config, resume: str | Path | None = None, task: Task | None = None) -> None:
+        self.config, cfg = config, config.train
+        self.run_dir = Path(config.run_dir)
+        self.device = pick_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.task = task or load_task(config.data)
+        self.model = build_model(config, self.device)
+        self.optimizers = {
+            name: torch.optim.Adam(params, lr=cfg.discriminator_lr if name.startswith("discriminator") else cfg.lr,
+                                   betas=(cfg.beta1, cfg.beta2))
+            for name, params in self.model.optimizer_groups().items()
+        }
+        self.batches_a = StepBatches(self.task.train_a, cfg.batch_size, cfg.seed * 2)
+        self.batches_b = StepBatches(self.task.train_b, cfg.batch_size, cfg.seed * 2 + 1)
+        self.fixed_a, self.fixed_b = (to_model_range(spread(s.images, SAMPLE_COUNT)).to(self.device)
+                                      for s in (self.task.test_a, self.task.test_b))
+        self.step = 0
+        self.skipped_steps = 0
+        self._writer = None
+        if resume is not None:
+            self.restore(resolve_checkpoint(resume))
+
+    # -- one step ------------------------------------------------------------------------------------------
+    def train_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every optimiser in turn minimises its weighted loss terms; returns the (detached) terms for logging."""
+        logged: dict[str, torch.Tensor] = {}
+        for phase, optimizer in self.optimizers.items():
+            losses = self.model.losses(phase, a, b)
+            if not losses:
+                continue
+            total = sum(weight * value for weight, value in losses.values())
+            optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(total):
+                self.handle_nonfinite(phase, losses)
+                continue
+            total.backward()
+            optimizer.step()
+            logged.update({f"{phase}/{name}": value.detach() for name, (_, value) in losses.items()})
+            logged[f"{phase}/total"] = total.detach()
+        return logged
+
+    def handle_nonfinite(self, phase: str, losses: Losses) -> None:
+        bad = [f"{name}={float(value.detach())}" for name, (_, value) in losses.items() if not torch.isfinite(value)]
+        message = f"step {self.step + 1}: non-finite {phase} loss ({', '.join(bad) or 'weighted sum overflowed'})"
+        if self.config.train.on_nonfinite == "stop":
+            raise NonFiniteLossError(message + "; stopping before anything is saved (train.on_nonfinite=skip to skip)")
+        self.skipped_steps += 1
+        log.warning("%s; update skipped", message)
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def fit(self) -> Path | None:
+        cfg = self.config.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.config))
+        log.info("training %s on %s for %d steps into %s", self.config.model.name, self.device, cfg.steps, self.run_dir)
+        last_saved = None
+        progress = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True,
+                        disable=None)
+        started, first_step = time.perf_counter(), self.step
+        while self.step < cfg.steps:
+            a = self.batches_a.batch(self.step, self.device)
+            b = self.batches_b.batch(self.step, self.device)
+            logged = self.train_step(a, b)
+            self.step += 1
+            progress.update(1)
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                scalars = {k: float(v) for k, v in logged.items()} | {f"stats/{k}": v for k, v in self.model.stats().items()}
+                scalars["speed/steps_per_s"] = (self.step - first_step) / (time.perf_counter() - started)
+                self.log_scalars(scalars)
+                progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("autoencoder/") or "gan" in k})
+            if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
+                self.save_samples()
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                last_saved = self.save()
+        progress.close()
+        if self._writer is not None:
+            self._writer.close()
+        return last_saved
+
+    # -- outputs -------------------------------------------------------------------------------------------
+    @property
+    def writer(self):
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter  # heavy import, only when logging starts
+            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        return self._writer
+
+    def log_scalars(self, scalars: dict[str, float]) -> None:
+        for name, value in scalars.items():
+            if math.isfinite(value):
+                self.writer.add_scalar(name, value, self.step)
+        self.writer.flush()
+
+    def save_samples(self) -> Path:
+        path = self.run_dir / "samples" / f"step_{self.step:08d}.png"
+        save_image(translation_grid(self.model, self.fixed_a, self.fixed_b), path)
+        return path
+
+    def training_state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "skipped_steps": self.skipped_steps,
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+
+    def save(self) -> Path:
+        return save_checkpoint(self.run_dir, self.step, self.model, self.config, self.training_state(),
+                               keep=self.config.train.keep_checkpoints)
+
+    def restore(self, snapshot: Path) -> None:
+        load_weights(self.model, snapshot)
+        state = load_state(snapshot)
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        self.step, self.skipped_steps = int(state["step"]), int(state.get("skipped_steps", 0))
+        torch.set_rng_state(state["rng_cpu"])
+        if state["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        log.info("resumed from %s at step %d", snapshot, self.step)

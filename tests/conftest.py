@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from xgan.config import Config, load_config
+from xgan.data import ImageSet, Task
+
+# A model small enough to train in a second on two CPU cores, on a digits task small enough to render at once.
+TINY = ["model.width=0.125", "model.embedding_dim=32", "data.image_size=16", "data.printed_train=96",
+        "data.printed_test=16", "train.batch_size=8", "train.log_every=1", "train.sample_every=2",
+        "train.checkpoint_every=2"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Rendered printed digits go to a per-session cache, never the user's."""
+    monkeypatch.setenv("XGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    def make(*overrides: str) -> Config:
+        return load_config("digits", [*TINY, f"run_dir={tmp_path / 'run'}", *overrides])
+    return make
+
+
+def random_task(size: int = 16, count: int = 32, seed: int = 0) -> Task:
+    g = torch.Generator().manual_seed(seed)
+
+    def images() -> ImageSet:
+        return ImageSet(torch.randint(0, 256, (count, 3, size, size), generator=g, dtype=torch.uint8),
+                        torch.randint(0, 10, (count,), generator=g))
+    return Task(images(), images(), images(), images())

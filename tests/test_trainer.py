@@ -1,0 +1,110 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import random_task
+from xgan.checkpoint import resolve_checkpoint
+from xgan.trainer import NonFiniteLossError, StepBatches, Trainer, pick_device
+
+
+def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
+    trainer = Trainer(tiny_config(), task=random_task())
+    a, b = trainer.batches_a.batch(0, trainer.device), trainer.batches_b.batch(0, trainer.device)
+
+    def reconstruction() -> float:
+        with torch.no_grad():
+            m = trainer.model
+            return float(F.mse_loss(m.reconstruct(a, "a"), a) + F.mse_loss(m.reconstruct(b, "b"), b))
+
+    before = reconstruction()
+    trainer.train_step(a, b)
+    assert reconstruction() < before
+
+
+def test_batches_depend_only_on_seed_and_step_and_cover_each_epoch():
+    images = random_task(count=20).train_a
+    batches = StepBatches(images, batch_size=6, seed=1)
+    epoch = torch.cat([batches.indices(s) for s in range(3)])  # 3 full batches per epoch of 20
+    assert len(set(epoch.tolist())) == 18
+    again = StepBatches(images, batch_size=6, seed=1)
+    assert torch.equal(again.indices(4), batches.indices(4))
+    assert not torch.equal(StepBatches(images, 6, seed=2).indices(0), batches.indices(0))
+
+
+def losses_per_step(trainer: Trainer, steps: int) -> list[dict[str, float]]:
+    out = []
+    while trainer.step < steps:
+        a = trainer.batches_a.batch(trainer.step, trainer.device)
+        b = trainer.batches_b.batch(trainer.step, trainer.device)
+        out.append({k: float(v) for k, v in trainer.train_step(a, b).items()})
+        trainer.step += 1
+    return out
+
+
+def test_resume_continues_exactly(tiny_config, tmp_path):
+    config = tiny_config("model.weights.gan=1", "model.pool_size=4", "model.discriminator_threshold=1.1")
+    straight = Trainer(config, task=random_task())
+    expected = losses_per_step(straight, 6)
+
+    first = Trainer(config, task=random_task())
+    assert losses_per_step(first, 3) == expected[:3]
+    first.save()
+    resumed = Trainer(config, resume=config.run_dir, task=random_task())
+    assert resumed.step == 3
+    assert losses_per_step(resumed, 6) == expected[3:]  # bit-for-bit, GAN, pool and all
+    assert "discriminator/gan_d2" in expected[-1]
+
+
+def poison_at(trainer: Trainer, step: int, term: str = "semantic") -> None:
+    original = trainer.model.losses
+
+    def losses(phase, a, b):
+        out = original(phase, a, b)
+        if phase == "autoencoder" and trainer.step + 1 == step:
+            weight, value = out[term]
+            out[term] = (weight, value * float("nan"))
+        return out
+
+    trainer.model.losses = losses
+
+
+def test_a_nan_loss_stops_the_run_naming_step_and_term_and_saves_nothing_poisoned(tiny_config):
+    trainer = Trainer(tiny_config("train.steps=4"), task=random_task())
+    poison_at(trainer, step=3)
+    with pytest.raises(NonFiniteLossError, match=r"step 3: .*semantic=nan"):
+        trainer.fit()
+    snapshot = resolve_checkpoint(trainer.run_dir)
+    assert snapshot.name == "step_00000002"  # the last good one, untouched
+    params = dict(trainer.model.named_parameters())
+    assert all(torch.isfinite(p).all() for p in params.values())
+
+
+def test_skip_mode_skips_the_poisoned_update_and_goes_on(tiny_config):
+    trainer = Trainer(tiny_config("train.steps=4", "train.on_nonfinite=skip"), task=random_task())
+    poison_at(trainer, step=2)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.step = 1
+    logged = trainer.train_step(trainer.batches_a.batch(1, trainer.device), trainer.batches_b.batch(1, trainer.device))
+    assert logged == {} and trainer.skipped_steps == 1
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    trainer.fit()
+    assert trainer.step == 4 and math.isfinite(float(next(trainer.model.parameters()).sum()))
+
+
+def test_fit_writes_config_samples_tensorboard_and_checkpoints(tiny_config):
+    trainer = Trainer(tiny_config("train.steps=4", "train.keep_checkpoints=1"), task=random_task())
+    final = trainer.fit()
+    run = trainer.run_dir
+    assert final == run / "checkpoints" / "step_00000004"
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*")) == ["step_00000004"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_00000002.png", "step_00000004.png"]
+    assert any((run / "tensorboard").iterdir())
+    assert (run / "config.yaml").read_text() == (final / "config.yaml").read_text()
+
+
+def test_auto_device_falls_back_to_cpu_and_explicit_devices_are_kept():
+    assert pick_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert pick_device("auto").type in ("cpu", "mps")
