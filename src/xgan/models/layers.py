@@ -66,11 +66,13 @@ class ImagePool(nn.Module):
 def make_norm(kind: str, channels: int) -> nn.Module:
     if kind == "instance":
         return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "layer":  # per sample over (C, H, W): keeps each channel's amplitude, which carries the embedding
+        return nn.GroupNorm(1, channels)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"unknown norm '{kind}' (instance, batch, none)")
+    raise ValueError(f"unknown norm '{kind}' (layer, instance, batch, none)")
 
 
 def down(c_in: int, c_out: int, norm: str, first: bool = False) -> nn.Sequential:

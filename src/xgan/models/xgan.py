@@ -46,7 +46,10 @@ class XGANConfig:
     sharing: str = "partial"  # none | partial | full (fully shared encoder)
     embedding_dim: int = 1024
     width: float = 1.0  # multiplies every channel count of the layer table (1.0 = seed 001)
-    norm: str = "instance"  # instance | batch | none, after each inner conv
+    # layer (GroupNorm of one group) | instance | batch | none, after each inner conv. Not instance by default:
+    # it divides out each channel's amplitude on the decoder's 4x4 projection, where the embedding lives, and
+    # every input decodes to the same image; batch mixes the two domains' statistics in its running averages.
+    norm: str = "layer"
     dann_classes: int = 2  # 2: e1(x1) vs e2(x2); 4: also e1(d1(e2(x2))) and e2(d2(e1(x1))) (talk appendix)
     dann_ramp_steps: int = 0  # reversal strength rises 0 -> 1 over these steps (Ganin et al.); 0: always 1
     semantic_distance: str = "l1"  # l1 | l2 | cosine
