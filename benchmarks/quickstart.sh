@@ -13,5 +13,6 @@ start=$(date +%s)
 XGAN_CACHE="$work/cache" bash -euo pipefail -c "$command"
 end=$(date +%s)
 ls runs/digits/samples | tail -1 | sed "s|^|last sample grid: runs/digits/samples/|"
-cp "runs/digits/samples/$(ls runs/digits/samples | tail -1)" "${QUICKSTART_GRID:-/tmp/quickstart_grid.png}"
+rm -rf "${QUICKSTART_RUN:-/tmp/quickstart_run}" && cp -r runs/digits "${QUICKSTART_RUN:-/tmp/quickstart_run}"
+echo "run kept in ${QUICKSTART_RUN:-/tmp/quickstart_run}"
 echo "quickstart_seconds $((end - start))"
