@@ -1,13 +1,15 @@
 import pytest
 
-from xgan.config import ConfigError, load_config, preset_names, to_yaml
+from xgan.config import ConfigError, TrainConfig, load_config, preset_names, to_yaml
 
 
 def test_presets_load_with_overrides_typed():
     assert "digits" in preset_names()
     config = load_config("digits", ["train.steps=7", "model.sharing=full", "model.weights.gan=0.5"])
     assert config.train.steps == 7 and config.model.sharing == "full" and config.model.weights.gan == 0.5
-    assert config.train.lr == 1e-4 and config.train.beta1 == 0.5  # the reference Adam settings
+    assert config.train.lr == 2e-4  # set by the preset
+    assert config.train.beta1 == 0.5 and config.train.discriminator_lr == 1e-4  # reference defaults fill the rest
+    assert TrainConfig().lr == 1e-4  # the reference Adam setting is the default
 
 
 def test_saved_yaml_reloads_to_the_same_config(tmp_path):
