@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_model, save_model
 
-from xgan.config import Config, config_from_yaml, to_yaml
+from xgan.config import Config, load_config, to_yaml
 from xgan.io import atomic_write_dir, atomic_write_text
 
 WEIGHTS, STATE, CONFIG, LATEST = "model.safetensors", "training_state.pt", "config.yaml", "latest"
@@ -67,7 +67,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_config_of(snapshot: Path, overrides: list[str] = ()) -> Config:
-    return config_from_yaml(snapshot / CONFIG, overrides)
+    return load_config(str(snapshot / CONFIG), overrides)
 
 
 def load_weights(model: torch.nn.Module, snapshot: Path) -> None:

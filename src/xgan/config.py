@@ -11,7 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from xgan.models import MODELS
@@ -85,7 +85,7 @@ def _read_source(preset_or_path: str | None) -> Any:
         loaded = OmegaConf.create(text)
     except OmegaConfBaseException as e:
         raise ConfigError(f"{preset_or_path}: not valid YAML: {e}") from None
-    if not isinstance(loaded, type(OmegaConf.create({}))):
+    if not isinstance(loaded, DictConfig):
         raise ConfigError(f"{preset_or_path}: expected a mapping at the top level")
     return loaded
 
@@ -123,7 +123,3 @@ def _describe(e: OmegaConfBaseException) -> str:
 
 def to_yaml(config: Config) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(config))
-
-
-def config_from_yaml(path: str | Path, overrides: list[str] = ()) -> Config:
-    return load_config(str(path), overrides)
