@@ -62,6 +62,8 @@ def test_translate_a_single_image_succeeds(trained_run, tmp_path):
     (["train", "digits", "train.stepz=3", "--out", "{tmp}/r"], "unknown config key 'train.stepz'"),
     (["train", "{tmp}/nope.yaml"], "config file not found"),
     (["train", "--resume", "--out", "{tmp}/empty"], "checkpoint not found"),
+    (["eval", "{run}", "--features", "{tmp}/inception.pt"], "feature extractor not found"),
+    (["neighbors", "{run}", "{tmp}/missing.png", "--domain", "a"], "missing.png"),
 ])
 def test_bad_inputs_exit_non_zero_with_a_clear_message(argv, message, trained_run, tmp_path, capsys):
     argv = [a.format(tmp=tmp_path, run=trained_run) for a in argv]
@@ -74,3 +76,28 @@ def test_help_lists_the_presets():
     assert "presets: digits" in out and "translate" in out
     out = subprocess.run([sys.executable, "-m", "xgan", "train", "--help"], capture_output=True, text=True).stdout
     assert "digits" in out and "--resume" in out
+
+
+def test_eval_writes_metrics_report_and_grids_into_the_run(trained_run, capsys):
+    import json
+    assert main(["eval", str(trained_run), "--count", "40"]) == 0
+    out_dir = trained_run / "eval" / "step_00000004"
+    record = json.loads((out_dir / "metrics.json").read_text())
+    metrics = record["metrics"]
+    assert record["step"] == 4 and record["test_images_per_domain"] == {"a": 16, "b": 40}
+    assert metrics["classifier_ceiling_b"] > 0.9  # the MNIST judge, trained on the handwritten train split
+    for name in ("class_preservation_ab", "class_preservation_ba", "kid_ab", "fid_ba", "semantic_distance"):
+        assert name in metrics and metrics[name] == metrics[name]  # present and not NaN
+    report = (out_dir / "report.md").read_text()
+    assert "not Inception" in report and "semantic_extremes_ab.png" in report and "losses.png" in report
+    for picture in ("semantic_extremes_ab.png", "semantic_extremes_ba.png", "losses.png"):
+        assert (out_dir / picture).is_file()
+    assert "class_preservation_ab" in capsys.readouterr().out
+
+
+def test_neighbors_writes_a_grid_and_lists_the_nearest_test_images(trained_run, tmp_path, capsys):
+    Image.new("L", (28, 28), 0).save(tmp_path / "query.png")
+    assert main(["neighbors", str(trained_run), str(tmp_path / "query.png"), "--domain", "b", "-k", "3"]) == 0
+    assert (tmp_path / "query_neighbors.png").is_file()
+    out = capsys.readouterr().out
+    assert "1. test " in out and "3. test " in out

@@ -107,3 +107,34 @@ def test_auto_device_falls_back_to_cpu_and_explicit_devices_are_kept():
     assert pick_device("cpu") == torch.device("cpu")
     if not torch.cuda.is_available():
         assert pick_device("auto").type in ("cpu", "mps")
+
+
+def test_evaluation_during_training_keeps_the_best_checkpoint_and_resume_remembers_it(tiny_config):
+    config = tiny_config("train.steps=4", "train.eval_every=2", "train.eval_count=16",
+                         "train.best_metric=semantic_distance")
+    trainer = Trainer(config, task=random_task())
+    trainer.fit()
+    best = trainer.run_dir / "checkpoints" / "best"
+    assert (best / "model.safetensors").is_file() and (best / "metrics.json").is_file()
+    assert trainer.best["metric"] == "semantic_distance" and trainer.best["step"] in (2, 4)
+    assert list((trainer.run_dir / "tensorboard").iterdir())
+    resumed = Trainer(tiny_config("train.steps=6", "train.eval_every=2", "train.eval_count=16",
+                                  "train.best_metric=semantic_distance"), resume=trainer.run_dir, task=random_task())
+    assert resumed.best == trainer.best
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.eval_every=2", "train.best_metric=accuracy"], "unknown metric"),
+    (["train.best_metric=kid_ab"], "needs train.eval_every"),
+])
+def test_bad_best_metric_is_a_config_error(tiny_config, overrides, message):
+    from xgan.config import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        tiny_config(*overrides)
+
+
+def test_best_metric_that_the_model_does_not_measure_stops_with_the_measured_list(tiny_config):
+    trainer = Trainer(tiny_config("train.steps=2", "train.eval_every=2", "train.eval_count=8",
+                                  "train.best_metric=class_preservation_xy"), task=random_task())
+    with pytest.raises(ValueError, match="measured: .*class_preservation_ab"):
+        trainer.fit()

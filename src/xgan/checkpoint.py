@@ -4,6 +4,7 @@
                                   training_state.pt   optimisers, step, RNG states (loaded weights_only)
                                   config.yaml         the resolved config of the run
     RUN/checkpoints/latest                            name of the newest complete snapshot
+    RUN/checkpoints/best/                             the snapshot scoring best on train.best_metric, + metrics.json
 """
 
 from __future__ import annotations
@@ -29,21 +30,29 @@ def checkpoint_root(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
-def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, config: Config, state: dict[str, Any],
-                    keep: int) -> Path:
-    """Write snapshot `step`, point `latest` at it, and delete all but the newest `keep` snapshots."""
+def save_snapshot(path: Path, model: torch.nn.Module, config: Config, state: dict[str, Any],
+                  extra: dict[str, str] | None = None) -> Path:
+    """Write one snapshot directory atomically (replacing any old one); `extra` maps file names to text."""
     for name, tensor in model.state_dict().items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"refusing to save step {step}: parameter '{name}' holds NaN/inf")
-    root = checkpoint_root(run_dir)
-    path = root / f"step_{step:08d}"
+            raise CheckpointError(f"refusing to save {path.name}: parameter '{name}' holds NaN/inf")
 
     def fill(tmp: Path) -> None:
         save_model(model, str(tmp / WEIGHTS))
         torch.save(state, tmp / STATE)
         (tmp / CONFIG).write_text(to_yaml(config))
+        for file, text in (extra or {}).items():
+            (tmp / file).write_text(text)
 
     atomic_write_dir(path, fill)
+    return path
+
+
+def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, config: Config, state: dict[str, Any],
+                    keep: int) -> Path:
+    """Write snapshot `step`, point `latest` at it, and delete all but the newest `keep` snapshots."""
+    root = checkpoint_root(run_dir)
+    path = save_snapshot(root / f"step_{step:08d}", model, config, state)
     atomic_write_text(root / LATEST, path.name + "\n")
     for old in sorted(root.glob("step_*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -75,6 +84,17 @@ def load_weights(model: torch.nn.Module, snapshot: Path) -> None:
         load_model(model, str(snapshot / WEIGHTS), strict=True)
     except Exception as e:  # safetensors raises several types for truncated or mismatched files
         raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights ({e})") from None
+
+
+def load_trained(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, Path]:
+    """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory."""
+    from xgan.trainer import build_model
+
+    snapshot = resolve_checkpoint(path)
+    config = load_config_of(snapshot)
+    model = build_model(config, device)
+    load_weights(model, snapshot)
+    return model.eval(), config, snapshot
 
 
 def load_state(snapshot: Path) -> dict[str, Any]:

@@ -47,6 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--out", required=True, help="output folder (PNG files, same relative names)")
     translate.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
     translate.add_argument("--batch-size", type=int, default=64)
+
+    evaluate = commands.add_parser("eval", help="score a checkpoint: metrics.json, report.md and grids",
+                                   description="Score a checkpoint on its task's test splits: class preservation "
+                                               "(labelled tasks), KID/FID in an offline feature space, semantic "
+                                               "consistency distance. Writes RUN/eval/<checkpoint>/ unless --out.")
+    evaluate.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    evaluate.add_argument("--count", type=int, help="test images per domain [all]")
+    evaluate.add_argument("--features", help="KID/FID feature extractor: a TorchScript file, or "
+                                             "package.module:factory[@weights.safetensors] [offline LeNet features]")
+    evaluate.add_argument("--out", help="output folder [RUN/eval/<checkpoint>]")
+    evaluate.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
+
+    neighbors = commands.add_parser("neighbors", help="nearest test images to a query in the shared embedding",
+                                    description="Embed QUERY_IMAGE, find its k nearest embeddings among both "
+                                                "domains' test images, and write a grid of them decoded through "
+                                                "both decoders.")
+    neighbors.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    neighbors.add_argument("query", help="an image file")
+    neighbors.add_argument("--domain", choices=("a", "b"), required=True, help="the domain the query belongs to")
+    neighbors.add_argument("-k", type=int, default=8, help="neighbours to show [8]")
+    neighbors.add_argument("--out", help="PNG to write [QUERY_neighbors.png beside the query]")
+    neighbors.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
     return parser
 
 
@@ -74,18 +96,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from xgan.checkpoint import load_config_of, load_weights, resolve_checkpoint
+    from xgan.checkpoint import load_trained
     from xgan.data.task import to_model_range, to_uint8
     from xgan.io import atomic_write
-    from xgan.trainer import build_model, pick_device
+    from xgan.trainer import pick_device
     from PIL import Image
 
-    snapshot = resolve_checkpoint(args.checkpoint)
-    config = load_config_of(snapshot)
     device = pick_device(args.device)
-    model = build_model(config, device)
-    load_weights(model, snapshot)
-    model.eval()
+    model, config, _ = load_trained(args.checkpoint, device)
     size, source = config.data.image_size, Path(args.input)
     paths = find_images(source)
     root = source if source.is_dir() else source.parent
@@ -112,6 +130,53 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from xgan.checkpoint import load_state, load_trained
+    from xgan.data import load_task
+    from xgan.evaluation.evaluate import Evaluator
+    from xgan.evaluation.features import load_feature_space
+    from xgan.evaluation.report import write_report
+    from xgan.trainer import pick_device
+
+    device = pick_device(args.device)
+    model, config, snapshot = load_trained(args.checkpoint, device)
+    features = load_feature_space(args.features) if args.features else None
+    task = load_task(config.data)
+    evaluator = Evaluator(task, config.data.task, args.count, features, device)
+    run_dir = snapshot.parent.parent
+    out_dir = Path(args.out) if args.out else run_dir / "eval" / snapshot.name
+    header = {"checkpoint": str(snapshot), "step": int(load_state(snapshot)["step"]), "model": config.model.name,
+              "task": config.data.task, "test_images_per_domain": {d: len(x) for d, x in evaluator.images.items()}}
+    record = write_report(model, task, evaluator, out_dir, header, run_dir / "tensorboard")
+    for name, value in sorted(record["metrics"].items()):
+        print(f"{name} {value:.4f}")
+    print(f"report: {out_dir / 'report.md'}")
+    return 0
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from xgan.checkpoint import load_trained
+    from xgan.data import load_task
+    from xgan.data.task import to_model_range
+    from xgan.evaluation.neighbors import EmbeddingIndex, neighbors_grid
+    from xgan.samples import save_image
+    from xgan.trainer import pick_device
+
+    device = pick_device(args.device)
+    model, config, _ = load_trained(args.checkpoint, device)
+    if model.encode(torch.zeros(1, 3, config.data.image_size, config.data.image_size, device=device), "a") is None:
+        raise ValueError(f"model '{config.model.name}' has no shared embedding to search")
+    query = to_model_range(torch.from_numpy(read_image(Path(args.query), config.data.image_size)).permute(2, 0, 1)[None])
+    index = EmbeddingIndex.build(model, load_task(config.data))
+    grid, found = neighbors_grid(model, index, query.to(device), args.domain, args.k)
+    out = Path(args.out) if args.out else Path(args.query).with_name(f"{Path(args.query).stem}_neighbors.png")
+    save_image(grid, out)
+    for rank, n in enumerate(found, 1):
+        print(f"{rank}. test {n['domain'].upper()}[{n['index']}]  distance {n['distance']:.4f}")
+    print(f"grid: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
@@ -120,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     from xgan.trainer import NonFiniteLossError
 
     try:
-        return {"train": cmd_train, "translate": cmd_translate}[args.command](args)
-    except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError) as e:
+        commands = {"train": cmd_train, "translate": cmd_translate, "eval": cmd_eval, "neighbors": cmd_neighbors}
+        return commands[args.command](args)
+    except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError, ImageReadError) as e:
         print(f"xgan: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, (ConfigError, FileNotFoundError)) else 1
 

@@ -45,13 +45,25 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2  # older step checkpoints are deleted; the final one is always kept
     on_nonfinite: str = "stop"  # stop | skip: what a NaN/inf loss does
+    eval_every: int = 0  # score the model (xgan eval's metrics) every N steps on a fixed test subset; 0: never
+    eval_count: int = 500  # test images per domain for those scores
+    best_metric: str = ""  # keep checkpoints/best by this metric (e.g. class_preservation_ab); "": no best
 
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ("stop", "skip"):
             raise ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', not '{self.on_nonfinite}'")
-        for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+        for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                     "eval_count"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
+        if self.best_metric:
+            from xgan.evaluation.metrics import higher_is_better
+            try:
+                higher_is_better(self.best_metric)
+            except ValueError as e:
+                raise ConfigError(f"train.best_metric: {e}") from None
+            if not self.eval_every:
+                raise ConfigError("train.best_metric needs train.eval_every > 0")
 
 
 @dataclass

@@ -7,6 +7,7 @@ optimiser and RNG states, so `--resume` continues exactly where the run stopped.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from xgan.checkpoint import load_state, load_weights, resolve_checkpoint, save_checkpoint
+from xgan.checkpoint import checkpoint_root, load_state, load_weights, resolve_checkpoint, save_checkpoint, save_snapshot
 from xgan.config import Config, to_yaml
 from xgan.data import ImageSet, Task, load_task
 from xgan.data.task import to_model_range
@@ -91,6 +92,8 @@ class Trainer:
                                       for s in (self.task.test_a, self.task.test_b))
         self.step = 0
         self.skipped_steps = 0
+        self.best: dict[str, Any] | None = None  # {"metric", "value", "step"} of checkpoints/best
+        self._evaluator = None
         self._writer = None
         if resume is not None:
             self.restore(resolve_checkpoint(resume))
@@ -145,6 +148,8 @@ class Trainer:
                 progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("autoencoder/") or "gan" in k})
             if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
                 self.save_samples()
+            if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+                self.evaluate()
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 last_saved = self.save()
         progress.close()
@@ -171,10 +176,35 @@ class Trainer:
         save_image(translation_grid(self.model, self.fixed_a, self.fixed_b), path)
         return path
 
+    def evaluate(self) -> dict[str, float]:
+        """xgan eval's metrics on a fixed test subset, logged under eval/; keeps checkpoints/best up to date."""
+        from xgan.evaluation.evaluate import Evaluator
+        from xgan.evaluation.metrics import higher_is_better
+
+        cfg = self.config.train
+        if self._evaluator is None:  # built on first use: it may train (and cache) the judging classifiers
+            self._evaluator = Evaluator(self.task, self.config.data.task, cfg.eval_count, device=self.device)
+        metrics = self._evaluator(self.model).metrics
+        self.log_scalars({f"eval/{name}": value for name, value in metrics.items()})
+        log.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+        if cfg.best_metric:
+            if cfg.best_metric not in metrics:
+                raise ValueError(f"train.best_metric '{cfg.best_metric}' is not measured for this model and task "
+                                 f"(measured: {', '.join(metrics)})")
+            value = metrics[cfg.best_metric]
+            improved = self.best is None or (value > self.best["value"] if higher_is_better(cfg.best_metric)
+                                             else value < self.best["value"])
+            if improved and math.isfinite(value):
+                self.best = {"metric": cfg.best_metric, "value": value, "step": self.step}
+                save_snapshot(checkpoint_root(self.run_dir) / "best", self.model, self.config, self.training_state(),
+                              extra={"metrics.json": json.dumps({"step": self.step, "metrics": metrics}, indent=2)})
+        return metrics
+
     def training_state(self) -> dict[str, Any]:
         return {
             "step": self.step,
             "skipped_steps": self.skipped_steps,
+            "best": self.best,
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -190,6 +220,7 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
         self.step, self.skipped_steps = int(state["step"]), int(state.get("skipped_steps", 0))
+        self.best = state.get("best")
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])

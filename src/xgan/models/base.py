@@ -15,6 +15,7 @@ Losses = dict[str, tuple[float, torch.Tensor]]
 
 class TranslationModel(nn.Module):
     config_class: type = object
+    directions: tuple[str, ...] = ("a", "b")  # the domains this model can translate into
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameter lists per optimiser. Groups named 'discriminator*' use train.discriminator_lr."""
@@ -26,6 +27,14 @@ class TranslationModel(nn.Module):
 
     def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:
         """Images of the other domain in [-1, 1]; `to` is 'a' or 'b', the domain of the output."""
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor, domain: str) -> torch.Tensor | None:
+        """The shared embedding of images of `domain`, for models that have one."""
+        return None
+
+    def decode(self, z: torch.Tensor, domain: str) -> torch.Tensor:
+        """Images of `domain` from shared embeddings (models with `encode`)."""
         raise NotImplementedError
 
     def reconstruct(self, x: torch.Tensor, domain: str) -> torch.Tensor | None:

@@ -1,0 +1,98 @@
+"""Score a translation model on fixed test subsets: the same numbers in `xgan eval` and during training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from xgan.data import ImageSet, Task
+from xgan.data.task import to_model_range
+from xgan.evaluation.classifier import cached_classifier
+from xgan.evaluation.features import FeatureSpace, Penultimate, domain_classifier_space
+from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
+from xgan.models.base import TranslationModel, other
+
+DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}}
+
+
+def evenly(image_set: ImageSet, count: int | None) -> ImageSet:
+    """`count` images evenly spaced through the set (test sets may be sorted by class); all for None."""
+    if count is None or count >= len(image_set):
+        return image_set
+    idx = torch.linspace(0, len(image_set) - 1, count).long()
+    return ImageSet(image_set.images[idx], None if image_set.labels is None else image_set.labels[idx])
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    semantic_distances: dict[str, torch.Tensor] = field(default_factory=dict)  # per test sample, by source domain
+    translations: dict[str, torch.Tensor] = field(default_factory=dict)  # by source domain
+
+
+class Evaluator:
+    """Class preservation (where both domains have labels), KID/FID in a named offline feature space against
+    the real target test images, and the semantic consistency distance (for models with a shared embedding),
+    on `count` test images per domain."""
+
+    def __init__(self, task: Task, task_name: str, count: int | None = 1000, features: FeatureSpace | None = None,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        names = DOMAIN_NAMES.get(task_name, {"a": f"{task_name}-a", "b": f"{task_name}-b"})
+        tests = {"a": evenly(task.test_a, count), "b": evenly(task.test_b, count)}
+        trains = {"a": task.train_a, "b": task.train_b}
+        self.images = {d: to_model_range(s.images).to(self.device) for d, s in tests.items()}
+        self.labels = {d: s.labels for d, s in tests.items()}
+        self.judges, self.spaces, self.info = {}, {}, {"feature_space": {}, "classifier": {}}
+        labelled = all(s.labels is not None for s in (*tests.values(), *trains.values()))
+        for domain in ("a", "b"):
+            if labelled:
+                judge, identifier = cached_classifier(trains[domain], names[domain])
+                self.judges[domain] = judge.to(self.device)
+                self.info["classifier"][domain] = identifier
+            if features is not None:
+                self.spaces[domain] = features
+            elif labelled:
+                self.spaces[domain] = FeatureSpace(f"{identifier}/penultimate", Penultimate(self.judges[domain]))
+            else:
+                self.spaces[domain] = domain_classifier_space(task, task_name)
+            self.spaces[domain].extractor.to(self.device)
+            self.info["feature_space"][domain] = self.spaces[domain].name
+        # The real reference is the target's test split: like the translated inputs, unseen by the judges.
+        self.real_features = {d: self.spaces[d](self.images[d]) for d in ("a", "b")}
+        self.ceilings = {d: accuracy(self.judges[d], self.images[d], self.labels[d]) for d in self.judges}
+
+    @torch.no_grad()
+    def __call__(self, model: TranslationModel) -> Evaluation:
+        was_training = model.training
+        model.eval()
+        try:
+            return self._evaluate(model)
+        finally:
+            model.train(was_training)
+
+    def _evaluate(self, model: TranslationModel) -> Evaluation:
+        result = Evaluation(metrics={})
+        m = result.metrics
+        for domain, ceiling in self.ceilings.items():
+            m[f"classifier_ceiling_{domain}"] = ceiling
+        for source in ("a", "b"):
+            target = other(source)
+            direction = f"{source}{target}"
+            if target not in model.directions:
+                continue
+            translated = batched(lambda x: model.translate(x, to=target), self.images[source])
+            result.translations[source] = translated
+            if target in self.judges:
+                m[f"class_preservation_{direction}"] = accuracy(self.judges[target], translated, self.labels[source])
+            features = self.spaces[target](translated)
+            m[f"kid_{direction}"] = kid(features, self.real_features[target])
+            m[f"fid_{direction}"] = fid(features, self.real_features[target])
+            distances = semantic_distances(model, self.images[source], source)
+            if distances is not None:
+                result.semantic_distances[source] = distances.cpu()
+                m[f"semantic_distance_{source}"] = float(distances.mean())
+        if len(result.semantic_distances) == 2:
+            m["semantic_distance"] = (m["semantic_distance_a"] + m["semantic_distance_b"]) / 2
+        return result

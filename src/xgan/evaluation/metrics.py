@@ -1,0 +1,86 @@
+"""Translation metrics: class preservation, semantic consistency distance, and KID/FID in a given feature space.
+
+    class preservation  = accuracy of the target domain's classifier on translated test images (labels of the
+                          source images); its ceiling is that classifier's accuracy on real target test images
+    semantic distance   = ||e1(x) - e2(d2(e1(x)))|| / ||e1(x)|| per sample (seed 000), and the mirror: divided
+                          by the embedding's norm so a model cannot score well by shrinking its embedding
+    KID                 = unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al.), mean over subsets
+    FID                 = Frechet distance between Gaussians fitted to the features (Heusel et al.)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from xgan.evaluation.classifier import predict
+from xgan.models.base import TranslationModel, other
+
+# Which way is better, for choosing the best checkpoint by a metric (matched on the metric name's prefix).
+HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "semantic_distance": False, "kid": False,
+                    "fid": False}
+
+
+def higher_is_better(metric: str) -> bool:
+    for prefix, higher in HIGHER_IS_BETTER.items():
+        if metric.startswith(prefix):
+            return higher
+    raise ValueError(f"unknown metric '{metric}' (known prefixes: {', '.join(HIGHER_IS_BETTER)})")
+
+
+@torch.no_grad()
+def batched(fn, x: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
+    return torch.cat([fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((predict(classifier, images) == labels.to(images.device)).float().mean())
+
+
+@torch.no_grad()
+def semantic_distances(model: TranslationModel, x: torch.Tensor, source: str) -> torch.Tensor | None:
+    """Per-sample relative distance between e_s(x) and the embedding of its translation, read by the other
+    domain's encoder; None for a model without a shared embedding."""
+    target = other(source)
+
+    def distance(batch: torch.Tensor) -> torch.Tensor:
+        z = model.encode(batch, source)
+        z_back = model.encode(model.decode(z, target), target)
+        return (z - z_back).norm(dim=1) / z.norm(dim=1).clamp_min(1e-8)
+
+    if model.encode(x[:1], source) is None:
+        return None
+    return batched(distance, x)
+
+
+def polynomial_mmd2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Unbiased MMD^2 with k(u, v) = (u.v / d + 1)^3."""
+    d, m, n = x.shape[1], len(x), len(y)
+    k_xx, k_yy, k_xy = ((p @ q.T / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y)))
+    return ((k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1)) + (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
+            - 2 * k_xy.mean())
+
+
+def kid(features_x: torch.Tensor, features_y: torch.Tensor, subsets: int = 20, subset_size: int = 500,
+        seed: int = 0) -> float:
+    """Kernel Inception Distance in the given feature space (any features, not only Inception's)."""
+    x, y = features_x.double(), features_y.double()
+    size = min(subset_size, len(x), len(y))
+    if size < 2:
+        raise ValueError("KID needs at least 2 samples per set")
+    g = torch.Generator().manual_seed(seed)
+    estimates = [polynomial_mmd2(x[torch.randperm(len(x), generator=g)[:size]],
+                                 y[torch.randperm(len(y), generator=g)[:size]]) for _ in range(subsets)]
+    return float(torch.stack(estimates).mean())
+
+
+def fid(features_x: torch.Tensor, features_y: torch.Tensor) -> float:
+    """||mu_x - mu_y||^2 + Tr(S_x + S_y - 2 (S_x S_y)^1/2); the trace of the root from the eigenvalues of
+    S_x^1/2 S_y S_x^1/2, which is symmetric, so no general matrix square root is needed."""
+    x, y = features_x.double(), features_y.double()
+    mu_x, mu_y = x.mean(0), y.mean(0)
+    cov_x, cov_y = torch.cov(x.T), torch.cov(y.T)
+    eigenvalues, vectors = torch.linalg.eigh(cov_x)
+    root_x = vectors @ torch.diag(eigenvalues.clamp_min(0).sqrt()) @ vectors.T
+    cross = torch.linalg.eigvalsh(root_x @ cov_y @ root_x).clamp_min(0).sqrt().sum()
+    return float((mu_x - mu_y).pow(2).sum() + cov_x.trace() + cov_y.trace() - 2 * cross)

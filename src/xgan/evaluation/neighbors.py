@@ -1,0 +1,71 @@
+"""Nearest neighbours in the shared embedding (seed 000): embed a query, find the closest test images of both
+domains, and show them decoded through both decoders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from xgan.data import Task
+from xgan.data.task import to_model_range
+from xgan.evaluation.metrics import batched
+from xgan.models.base import TranslationModel
+from xgan.samples import tile
+
+
+@dataclass
+class EmbeddingIndex:
+    """Test images of both domains (in [-1, 1]) with their embeddings, searched by Euclidean distance."""
+
+    images: torch.Tensor
+    domains: list[str]
+    embeddings: torch.Tensor
+
+    @classmethod
+    @torch.no_grad()
+    def build(cls, model: TranslationModel, task: Task, per_domain: int | None = None) -> EmbeddingIndex:
+        images, domains, embeddings = [], [], []
+        for domain, image_set in (("a", task.test_a), ("b", task.test_b)):
+            x = to_model_range(image_set.images[:per_domain]).to(next(model.parameters()).device)
+            images.append(x)
+            domains += [domain] * len(x)
+            embeddings.append(batched(lambda batch, d=domain: model.encode(batch, d), x))
+        return cls(torch.cat(images), domains, torch.cat(embeddings))
+
+    def nearest(self, query: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(indices, distances) of the k nearest entries to each query embedding, nearest first."""
+        distances = torch.cdist(query, self.embeddings)
+        result = distances.topk(min(k, len(self.embeddings)), dim=1, largest=False)
+        return result.indices, result.values
+
+
+@torch.no_grad()
+def neighbors_grid(model: TranslationModel, index: EmbeddingIndex, query: torch.Tensor, query_domain: str,
+                   k: int = 8, scale: int = 3) -> tuple[Image.Image, list[dict]]:
+    """Rows: the query, its k nearest test images, and those neighbours' embeddings decoded as A and as B.
+    `query` is one image (1, 3, H, W) in [-1, 1]; returns the grid and the neighbours' (domain, index, distance)."""
+    was_training = model.training
+    model.eval()
+    z = model.encode(query, query_domain)
+    indices, distances = index.nearest(z, k)
+    indices, distances = indices[0], distances[0]
+    neighbours = index.images[indices]
+    z_neighbours = index.embeddings[indices]
+    rows = [torch.cat([query, torch.zeros_like(neighbours[:-1])]) if k > 1 else query, neighbours,
+            model.decode(z_neighbours, "a"), model.decode(z_neighbours, "b")]
+    model.train(was_training)
+    pixels = tile(rows)
+    image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
+    label_width, row_height = 96, query.shape[-2] * scale
+    canvas = Image.new("RGB", (image.width + label_width, image.height), "white")
+    canvas.paste(image, (label_width, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, name in enumerate([f"query ({query_domain.upper()})", "neighbours", "decoded as A", "decoded as B"]):
+        draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
+    first_a = index.domains.index("b") if "b" in index.domains else len(index.domains)
+    found = [{"domain": index.domains[i], "index": int(i) - (first_a if index.domains[i] == "b" else 0),
+              "distance": float(d)} for i, d in zip(indices.tolist(), distances.tolist())]
+    return canvas, found

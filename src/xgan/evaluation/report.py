@@ -1,0 +1,94 @@
+"""`xgan eval`: metrics.json, report.md and its pictures for one checkpoint, written into the run directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from xgan.data import Task
+from xgan.evaluation.evaluate import Evaluation, Evaluator
+from xgan.io import atomic_write, atomic_write_text
+from xgan.models.base import TranslationModel, other
+from xgan.samples import save_image, tile
+
+GRID_COUNT = 8
+
+
+def semantic_extremes_grid(evaluation: Evaluation, images: dict[str, torch.Tensor], source: str,
+                           count: int = GRID_COUNT, scale: int = 3) -> Image.Image:
+    """Two blocks of rows (input, translation): the test samples of lowest, then highest, semantic distance."""
+    distances = evaluation.semantic_distances[source]
+    order = distances.argsort()
+    blocks = [order[:count], order.flip(0)[:count]]
+    rows = [r for idx in blocks for r in (images[source][idx], evaluation.translations[source][idx])]
+    pixels = tile(rows)
+    return Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
+
+
+def loss_curves(tensorboard_dir: Path, path: Path) -> bool:
+    """Plot every logged autoencoder/discriminator loss against the step; False when nothing was logged."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    if not tensorboard_dir.is_dir():
+        return False
+    events = EventAccumulator(str(tensorboard_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    tags = [t for t in events.Tags()["scalars"] if t.split("/")[0] in ("autoencoder", "discriminator", "eval")]
+    if not tags:
+        return False
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted({t.split("/")[0] for t in tags})
+    figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False)
+    for axis, group in zip(axes[0], groups):
+        for tag in (t for t in tags if t.startswith(group + "/")):
+            scalars = events.Scalars(tag)
+            axis.plot([s.step for s in scalars], [s.value for s in scalars], label=tag.split("/", 1)[1])
+        axis.set_title(group)
+        axis.set_xlabel("step")
+        axis.set_yscale("log" if group != "eval" else "linear")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100), suffix=".png")
+    plt.close(figure)
+    return True
+
+
+def write_report(model: TranslationModel, task: Task, evaluator: Evaluator, out_dir: Path, header: dict,
+                 tensorboard_dir: Path | None = None) -> dict:
+    """Evaluate, then write metrics.json, report.md and the grids into out_dir; returns what metrics.json holds."""
+    evaluation = evaluator(model)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pictures = []
+    for source in evaluation.semantic_distances:
+        name = f"semantic_extremes_{source}{other(source)}.png"
+        save_image(semantic_extremes_grid(evaluation, evaluator.images, source), out_dir / name)
+        pictures.append((f"Lowest (top two rows) and highest (bottom two) semantic distance, "
+                         f"{source.upper()} -> {other(source).upper()}", name))
+    if tensorboard_dir is not None and loss_curves(tensorboard_dir, out_dir / "losses.png"):
+        pictures.append(("Logged losses", "losses.png"))
+    record = {**header, "metrics": evaluation.metrics, **evaluator.info}
+    atomic_write_text(out_dir / "metrics.json", json.dumps(record, indent=2) + "\n")
+    atomic_write_text(out_dir / "report.md", report_markdown(record, pictures))
+    return record
+
+
+def report_markdown(record: dict, pictures: list[tuple[str, str]]) -> str:
+    metrics = record["metrics"]
+    lines = [f"# Evaluation of {record.get('checkpoint', 'a checkpoint')}", ""]
+    lines += [f"- {k}: {v}" for k, v in record.items() if k not in ("metrics", "feature_space", "classifier")]
+    for domain, name in record["feature_space"].items():
+        lines.append(f"- KID/FID feature space for domain {domain.upper()}: `{name}` (not Inception: compare only "
+                     f"with figures from the same space)")
+    for domain, name in record["classifier"].items():
+        lines.append(f"- classifier judging domain {domain.upper()}: `{name}`")
+    lines += ["", "| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items())]
+    for caption, file in pictures:
+        lines += ["", f"**{caption}**", "", f"![{caption}]({file})"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,26 @@
+import torch
+
+from toys import pattern_set
+from xgan.data.task import to_model_range
+from xgan.evaluation.classifier import ClassifierSettings, cached_classifier, predict
+
+
+def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path):
+    train, test = pattern_set(300, 0), pattern_set(100, 1)
+    first, identifier = cached_classifier(train, "toy")
+    cached = list((tmp_path.parent.parent / "cache" / "classifiers").glob(f"{identifier}*")) or \
+        list(__import__("xgan.data.digits", fromlist=["cache_dir"]).cache_dir().glob(f"classifiers/{identifier}*"))
+    assert len(cached) == 1
+    again, same_identifier = cached_classifier(train, "toy")
+    assert same_identifier == identifier
+    x = to_model_range(test.images)
+    assert torch.equal(predict(first, x), predict(again, x))
+    assert (predict(again, x) == test.labels).float().mean() > 0.9
+
+
+def test_changed_data_or_settings_train_a_new_classifier():
+    train = pattern_set(300, 0)
+    _, identifier = cached_classifier(train, "toy")
+    _, other_settings = cached_classifier(train, "toy", ClassifierSettings(epochs=1))
+    _, other_data = cached_classifier(pattern_set(300, 5), "toy")
+    assert len({identifier, other_settings, other_data}) == 3
