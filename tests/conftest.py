@@ -12,10 +12,13 @@ TINY = ["model.width=0.125", "model.embedding_dim=32", "data.image_size=16", "da
         "train.checkpoint_every=2"]
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch):
-    """Rendered printed digits go to a per-session cache, never the user's."""
-    monkeypatch.setenv("XGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory):
+    """Rendered digits and trained classifiers go to a per-session cache, never the user's (session-scoped, so
+    it is in place before any module-scoped fixture trains something)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        yield
 
 
 @pytest.fixture

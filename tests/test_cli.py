@@ -85,12 +85,12 @@ def test_eval_writes_metrics_report_and_grids_into_the_run(trained_run, capsys):
     record = json.loads((out_dir / "metrics.json").read_text())
     metrics = record["metrics"]
     assert record["step"] == 4 and record["test_images_per_domain"] == {"a": 16, "b": 40}
-    assert metrics["classifier_ceiling_b"] > 0.9  # the MNIST judge, trained on the handwritten train split
+    assert metrics["classifier_ceiling_b"] > 0.7  # the MNIST judge (trained here on 16 px digits), far above chance
     for name in ("class_preservation_ab", "class_preservation_ba", "kid_ab", "fid_ba", "semantic_distance"):
         assert name in metrics and metrics[name] == metrics[name]  # present and not NaN
     report = (out_dir / "report.md").read_text()
     assert "not Inception" in report and "semantic_extremes_ab.png" in report and "losses.png" in report
-    for picture in ("semantic_extremes_ab.png", "semantic_extremes_ba.png", "losses.png"):
+    for picture in ("translations.png", "semantic_extremes_ab.png", "semantic_extremes_ba.png", "losses.png"):
         assert (out_dir / picture).is_file()
     assert "class_preservation_ab" in capsys.readouterr().out
 

@@ -125,7 +125,7 @@ def test_evaluation_during_training_keeps_the_best_checkpoint_and_resume_remembe
 
 @pytest.mark.parametrize("overrides, message", [
     (["train.eval_every=2", "train.best_metric=accuracy"], "unknown metric"),
-    (["train.best_metric=kid_ab"], "needs train.eval_every"),
+    (["train.eval_every=0", "train.best_metric=kid_ab"], "needs train.eval_every"),
 ])
 def test_bad_best_metric_is_a_config_error(tiny_config, overrides, message):
     from xgan.config import ConfigError

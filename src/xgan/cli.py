@@ -166,7 +166,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     model, config, _ = load_trained(args.checkpoint, device)
     if model.encode(torch.zeros(1, 3, config.data.image_size, config.data.image_size, device=device), "a") is None:
         raise ValueError(f"model '{config.model.name}' has no shared embedding to search")
-    query = to_model_range(torch.from_numpy(read_image(Path(args.query), config.data.image_size)).permute(2, 0, 1)[None])
+    query = to_model_range(torch.from_numpy(np.array(read_image(Path(args.query), config.data.image_size))).permute(2, 0, 1)[None])
     index = EmbeddingIndex.build(model, load_task(config.data))
     grid, found = neighbors_grid(model, index, query.to(device), args.domain, args.k)
     out = Path(args.out) if args.out else Path(args.query).with_name(f"{Path(args.query).stem}_neighbors.png")

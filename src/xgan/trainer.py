@@ -110,7 +110,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             if not torch.isfinite(total):
                 self.handle_nonfinite(phase, losses)
-                continue
+                return {}  # skip the rest of the step too: later phases would learn from poisoned outputs
             total.backward()
             optimizer.step()
             logged.update({f"{phase}/{name}": value.detach() for name, (_, value) in losses.items()})

@@ -149,7 +149,7 @@ def test_config_refuses_bad_model_values():
     with pytest.raises(ValueError, match="sharing"):
         load_config("digits", ["model.sharing=some"])
     with pytest.raises(ValueError, match="teacher"):
-        load_config("digits", ["model.weights.teacher=1"])
+        load_config("digits", ["model.teacher=", "model.weights.teacher=1"])
 
 
 def test_reversal_strength_ramps_from_zero_to_one_and_counts_training_steps_only():

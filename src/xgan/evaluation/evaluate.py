@@ -9,7 +9,7 @@ import torch
 from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
 from xgan.evaluation.classifier import cached_classifier
-from xgan.evaluation.features import FeatureSpace, Penultimate, domain_classifier_space
+from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
 from xgan.models.base import TranslationModel, other
 
@@ -54,7 +54,7 @@ class Evaluator:
             if features is not None:
                 self.spaces[domain] = features
             elif labelled:
-                self.spaces[domain] = FeatureSpace(f"{identifier}/penultimate", Penultimate(self.judges[domain]))
+                self.spaces[domain] = FeatureSpace(f"{identifier}/penultimate", self.judges[domain].features)
             else:
                 self.spaces[domain] = domain_classifier_space(task, task_name)
             self.spaces[domain].extractor.to(self.device)

@@ -9,16 +9,15 @@ Either maps (N, 3, H, W) images in [-1, 1] to (N, D) features.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_model
 from torch import nn
 
 from xgan.data import ImageSet, Task
 from xgan.evaluation.classifier import cached_classifier
+from xgan.models.teachers import load_extractor
 
 DOMAIN_SAMPLES = 10_000  # per domain, for the domain classifier of unlabelled tasks
 
@@ -34,22 +33,13 @@ class FeatureSpace:
                           for i in range(0, len(images), batch_size)])
 
 
-class Penultimate(nn.Module):
-    def __init__(self, classifier: nn.Module) -> None:
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier.embed(x)
-
-
 def domain_classifier_space(task: Task, name: str) -> FeatureSpace:
     """Penultimate layer of a LeNet trained to tell the two training domains apart: offline for any task, and
     sensitive to exactly the style differences a translation must bridge."""
     a, b = (s.images[:DOMAIN_SAMPLES] for s in (task.train_a, task.train_b))
     labelled = ImageSet(torch.cat([a, b]), torch.cat([torch.zeros(len(a)), torch.ones(len(b))]).long())
     classifier, identifier = cached_classifier(labelled, f"{name}-domains")
-    return FeatureSpace(f"{identifier}/penultimate", Penultimate(classifier))
+    return FeatureSpace(f"{identifier}/penultimate", classifier.features)
 
 
 def load_feature_space(spec: str) -> FeatureSpace:
@@ -59,11 +49,5 @@ def load_feature_space(spec: str) -> FeatureSpace:
             raise FileNotFoundError(f"feature extractor not found: {spec}")
         return FeatureSpace(Path(spec).name, torch.jit.load(spec, map_location="cpu").eval())
     target, _, weights = spec.partition("@")
-    module_name, _, factory = target.partition(":")
-    try:
-        extractor = getattr(importlib.import_module(module_name), factory)()
-    except (ImportError, AttributeError, ValueError) as e:
-        raise ValueError(f"--features '{spec}': cannot load ({e})") from None
-    if weights:
-        load_model(extractor, weights)
-    return FeatureSpace(target + (f"@{Path(weights).name}" if weights else ""), extractor.eval())
+    extractor = load_extractor(target, weights, option="--features")
+    return FeatureSpace(target + (f"@{Path(weights).name}" if weights else ""), extractor)

@@ -12,7 +12,7 @@ from xgan.data import Task
 from xgan.evaluation.evaluate import Evaluation, Evaluator
 from xgan.io import atomic_write, atomic_write_text
 from xgan.models.base import TranslationModel, other
-from xgan.samples import save_image, tile
+from xgan.samples import save_image, tile, translation_grid
 
 GRID_COUNT = 8
 
@@ -65,6 +65,10 @@ def write_report(model: TranslationModel, task: Task, evaluator: Evaluator, out_
     evaluation = evaluator(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     pictures = []
+    if set(model.directions) == {"a", "b"}:
+        fixed = [evaluator.images[d][torch.linspace(0, len(evaluator.images[d]) - 1, GRID_COUNT).long()] for d in "ab"]
+        save_image(translation_grid(model, *fixed), out_dir / "translations.png")
+        pictures.append(("Test images spread over the split: input, reconstruction, translation, cycle", "translations.png"))
     for source in evaluation.semantic_distances:
         name = f"semantic_extremes_{source}{other(source)}.png"
         save_image(semantic_extremes_grid(evaluation, evaluator.images, source), out_dir / name)

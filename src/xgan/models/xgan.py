@@ -14,18 +14,17 @@ the default 'partial' sharing. Other sizes keep the pattern: one fewer early sta
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
 from xgan.models.base import Losses, TranslationModel
 from xgan.models.layers import (GradientReversal, ImagePool, down, downsamplings, gan_loss, make_norm, says_real,
                                 scaled, shared_pair, up)
+from xgan.models.teachers import load_extractor
 
 SHARING = ("none", "partial", "full")
 DISTANCES = ("l1", "l2", "cosine")
@@ -100,17 +99,6 @@ def discriminator(image_size: int, width: float) -> nn.Sequential:
     return nn.Sequential(*convs, nn.Flatten(), nn.Linear(channels[-1] * 16, 1))
 
 
-def load_teacher(spec: str, weights: str) -> nn.Module:
-    module_name, _, factory = spec.partition(":")
-    try:
-        teacher = getattr(importlib.import_module(module_name), factory)()
-    except (ImportError, AttributeError, ValueError) as e:
-        raise ValueError(f"model.teacher '{spec}': cannot load ({e})") from None
-    if weights:
-        teacher.load_state_dict(load_file(weights))
-    return teacher.eval().requires_grad_(False)
-
-
 class XGAN(TranslationModel):
     config_class = XGANConfig
 
@@ -140,7 +128,7 @@ class XGAN(TranslationModel):
 
         self.teacher = None
         if cfg.weights.teacher > 0:
-            self.teacher = load_teacher(cfg.teacher, cfg.teacher_weights)
+            self.teacher = load_extractor(cfg.teacher, cfg.teacher_weights)
             with torch.no_grad():
                 teacher_dim = self.teacher(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
             self.to_teacher = nn.Identity() if teacher_dim == cfg.embedding_dim else nn.Linear(cfg.embedding_dim, teacher_dim)

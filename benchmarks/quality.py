@@ -1,0 +1,116 @@
+"""Train a model with its shipped preset, score the final checkpoint on the full test splits, print the figures.
+
+    python benchmarks/quality.py --task digits --model xgan          final line: class_preservation <A->B value>
+    python benchmarks/quality.py --task digits --model xgan --ablation --steps 600
+        also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher) for the same steps and
+        writes the table to benchmarks/results/ablation_<task>_<model>.md
+
+Extra KEY=VALUE arguments override the preset. Times are wall-clock and process CPU (all threads) on this
+machine, including the one-off training of the judging classifiers and any teacher when not yet cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from readme_block import replace_block
+
+from xgan.checkpoint import load_trained
+from xgan.config import load_config
+from xgan.evaluation.evaluate import Evaluator
+from xgan.trainer import Trainer
+
+RESULTS = Path(__file__).parent / "results"
+# Cumulative loss ablation: each row adds one term to the row above; the last is the shipped preset itself.
+ABLATION = [
+    ("rec only", ["model.weights.dann=0", "model.weights.semantic=0", "model.weights.gan=0", "model.weights.teacher=0"]),
+    ("+ DANN", ["model.weights.semantic=0", "model.weights.gan=0", "model.weights.teacher=0"]),
+    ("+ semantic", ["model.weights.gan=0", "model.weights.teacher=0"]),
+    ("+ GAN", ["model.weights.teacher=0"]),
+    ("+ teacher (preset)", []),
+]
+
+
+def preset_for(task: str, model: str) -> str:
+    return task if model == "xgan" else f"{model}-{task}"
+
+
+def train_and_score(preset: str, overrides: list[str], run_dir: Path) -> dict:
+    config = load_config(preset, [*overrides, f"run_dir={run_dir}"])
+    wall, cpu = time.perf_counter(), time.process_time()
+    trainer = Trainer(config)
+    trainer.fit()
+    train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    model, config, _ = load_trained(run_dir, trainer.device)
+    metrics = Evaluator(trainer.task, config.data.task, count=None, device=trainer.device)(model).metrics
+    return {"metrics": metrics, "steps": config.train.steps, "train_wall_min": train_wall / 60,
+            "train_cpu_min": train_cpu / 60, "total_wall_min": (time.perf_counter() - wall) / 60,
+            "total_cpu_min": (time.process_time() - cpu) / 60, "threads": torch.get_num_threads()}
+
+
+def ablation_table(rows: list[tuple[str, dict]]) -> str:
+    columns = ["class_preservation_ab", "class_preservation_ba", "kid_ab", "kid_ba", "semantic_distance"]
+    lines = ["| losses | class preservation A→B | B→A | KID A→B | KID B→A | semantic distance |", "|---|---|---|---|---|---|"]
+    for name, r in rows:
+        lines.append(f"| {name} | " + " | ".join(f"{r['metrics'].get(c, float('nan')):.3f}" for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summary(preset: str, command: str, result: dict) -> str:
+    m = result["metrics"]
+    lines = [f"`{command}`: preset `{preset}`, {result['steps']} steps, {result['threads']} threads; training "
+             f"{result['train_wall_min']:.1f} min wall, whole benchmark {result['total_wall_min']:.1f} min wall / "
+             f"{result['total_cpu_min']:.1f} CPU-min (process time, all threads), judges and teacher included.", "",
+             "| metric | value |", "|---|---|"]
+    lines += [f"| {name} | {value:.4f} |" for name, value in sorted(m.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="digits")
+    parser.add_argument("--model", default="xgan")
+    parser.add_argument("--steps", type=int, help="override the preset's train.steps")
+    parser.add_argument("--ablation", action="store_true", help="also train each loss ablation")
+    parser.add_argument("--out", default="/tmp/xgan_quality", help="run directories go here")
+    parser.add_argument("--readme", metavar="BLOCK", help="also write the figures into README.md's BLOCK")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    args = parser.parse_args()
+    preset = preset_for(args.task, args.model)
+    overrides = [*args.overrides, *([f"train.steps={args.steps}"] if args.steps else [])]
+    out = Path(args.out)
+    runs = ABLATION if args.ablation else ABLATION[-1:]
+    results = []
+    for name, ablated in runs:
+        slug = name.strip("+ ").split(" ")[0].replace("(", "")
+        result = train_and_score(preset, [*overrides, *ablated], out / f"{args.task}_{args.model}_{slug}")
+        results.append((name, result))
+        print(json.dumps({"run": name, **result}), flush=True)
+    final = results[-1][1]
+    command = (f"python benchmarks/quality.py --task {args.task} --model {args.model}"
+               f"{' --ablation' if args.ablation else ''}{' --steps ' + str(args.steps) if args.steps else ''}"
+               f"{''.join(' ' + o for o in args.overrides)}")
+    if args.ablation:
+        text = (f"Loss ablation of `{preset}` at {final['steps']} steps each (`{command}`), full test splits; each row "
+                f"adds one loss to the row above.\n\n{ablation_table(results)}")
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"ablation_{args.task}_{args.model}.md"
+        path.write_text(text)
+        print(f"table: {path}")
+    else:
+        text = summary(preset, command, final)
+    if args.readme:
+        replace_block(args.readme, text)
+    print(f"train_minutes_wall {final['train_wall_min']:.1f}  cpu_minutes {final['total_cpu_min']:.1f}  "
+          f"total_minutes_wall {final['total_wall_min']:.1f}")
+    print(f"class_preservation {final['metrics'].get('class_preservation_ab', float('nan')):.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
