@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -47,7 +47,7 @@ class TrainConfig:
     on_nonfinite: str = "stop"  # stop | skip: what a NaN/inf loss does
     eval_every: int = 0  # score the model (xgan eval's metrics) every N steps on a fixed test subset; 0: never
     eval_count: int = 500  # test images per domain for those scores
-    best_metric: str = ""  # keep checkpoints/best by this metric (e.g. class_preservation_ab); "": no best
+    best_metric: Optional[str] = None  # keep checkpoints/best by this metric (e.g. class_preservation_ab)
 
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ("stop", "skip"):
