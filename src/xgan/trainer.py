@@ -47,11 +47,6 @@ def build_model(config: Config, device: torch.device | str = "cpu") -> Translati
     return MODELS[config.model.name](config.model, config.data.image_size).to(device)
 
 
-def spread(images: torch.Tensor, count: int) -> torch.Tensor:
-    """`count` images evenly spaced through the set (test sets may be sorted by class)."""
-    return images[torch.linspace(0, len(images) - 1, min(count, len(images))).long()]
-
-
 class StepBatches:
     """Batch indices of step t: slice t of a per-epoch permutation seeded by (seed, epoch); drops the remainder."""
 
@@ -88,7 +83,7 @@ class Trainer:
         }
         self.batches_a = StepBatches(self.task.train_a, cfg.batch_size, cfg.seed * 2)
         self.batches_b = StepBatches(self.task.train_b, cfg.batch_size, cfg.seed * 2 + 1)
-        self.fixed_a, self.fixed_b = (to_model_range(spread(s.images, SAMPLE_COUNT)).to(self.device)
+        self.fixed_a, self.fixed_b = (to_model_range(s.spread(SAMPLE_COUNT).images).to(self.device)
                                       for s in (self.task.test_a, self.task.test_b))
         self.step = 0
         self.skipped_steps = 0

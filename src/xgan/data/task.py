@@ -19,6 +19,18 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    def spread(self, count: int | None) -> ImageSet:
+        """`count` images evenly spaced through the set, with their labels; the whole set for None."""
+        if count is None or count >= len(self):
+            return self
+        idx = spread_indices(len(self), count)
+        return ImageSet(self.images[idx], None if self.labels is None else self.labels[idx])
+
+
+def spread_indices(length: int, count: int) -> torch.Tensor:
+    """`count` indices evenly spaced through range(length): test sets may be sorted by class."""
+    return torch.linspace(0, length - 1, min(count, length)).long()
+
 
 @dataclass
 class Task:

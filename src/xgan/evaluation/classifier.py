@@ -84,9 +84,7 @@ def train_classifier(images: ImageSet, settings: ClassifierSettings = Classifier
     """Adam on cross-entropy; deterministic for given data and settings."""
     if images.labels is None:
         raise ValueError("a classifier needs labelled images")
-    if len(images) > settings.max_images:
-        keep = torch.linspace(0, len(images) - 1, settings.max_images).long()
-        images = ImageSet(images.images[keep], images.labels[keep])
+    images = images.spread(settings.max_images)
     generator = torch.Generator().manual_seed(settings.seed)
     torch.manual_seed(settings.seed)
     model = LeNet(classes=int(images.labels.max()) + 1)

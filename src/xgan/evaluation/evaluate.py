@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from xgan.data import ImageSet, Task
+from xgan.data import Task
 from xgan.data.task import to_model_range
 from xgan.evaluation.classifier import cached_classifier
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
@@ -14,14 +14,6 @@ from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distan
 from xgan.models.base import TranslationModel, other
 
 DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}}
-
-
-def evenly(image_set: ImageSet, count: int | None) -> ImageSet:
-    """`count` images evenly spaced through the set (test sets may be sorted by class); all for None."""
-    if count is None or count >= len(image_set):
-        return image_set
-    idx = torch.linspace(0, len(image_set) - 1, count).long()
-    return ImageSet(image_set.images[idx], None if image_set.labels is None else image_set.labels[idx])
 
 
 @dataclass
@@ -40,7 +32,7 @@ class Evaluator:
                  device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         names = DOMAIN_NAMES.get(task_name, {"a": f"{task_name}-a", "b": f"{task_name}-b"})
-        tests = {"a": evenly(task.test_a, count), "b": evenly(task.test_b, count)}
+        tests = {"a": task.test_a.spread(count), "b": task.test_b.spread(count)}
         trains = {"a": task.train_a, "b": task.train_b}
         self.images = {d: to_model_range(s.images).to(self.device) for d, s in tests.items()}
         self.labels = {d: s.labels for d, s in tests.items()}

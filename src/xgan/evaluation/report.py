@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from xgan.data import Task
+from xgan.data.task import spread_indices
 from xgan.evaluation.evaluate import Evaluation, Evaluator
 from xgan.io import atomic_write, atomic_write_text
 from xgan.models.base import TranslationModel, other
@@ -66,7 +67,7 @@ def write_report(model: TranslationModel, task: Task, evaluator: Evaluator, out_
     out_dir.mkdir(parents=True, exist_ok=True)
     pictures = []
     if set(model.directions) == {"a", "b"}:
-        fixed = [evaluator.images[d][torch.linspace(0, len(evaluator.images[d]) - 1, GRID_COUNT).long()] for d in "ab"]
+        fixed = [evaluator.images[d][spread_indices(len(evaluator.images[d]), GRID_COUNT)] for d in "ab"]
         save_image(translation_grid(model, *fixed), out_dir / "translations.png")
         pictures.append(("Test images spread over the split: input, reconstruction, translation, cycle", "translations.png"))
     for source in evaluation.semantic_distances:
