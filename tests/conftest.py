@@ -35,3 +35,13 @@ def random_task(size: int = 16, count: int = 32, seed: int = 0) -> Task:
         return ImageSet(torch.randint(0, 256, (count, 3, size, size), generator=g, dtype=torch.uint8),
                         torch.randint(0, 10, (count,), generator=g))
     return Task(images(), images(), images(), images())
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A run directory holding a tiny digits XGAN trained for 4 steps; tests must not modify it."""
+    from xgan.cli import main
+
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    assert main(["train", "digits", *TINY, "train.steps=4", "--out", str(run)]) == 0
+    return run

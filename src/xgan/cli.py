@@ -69,6 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors.add_argument("-k", type=int, default=8, help="neighbours to show [8]")
     neighbors.add_argument("--out", help="PNG to write [QUERY_neighbors.png beside the query]")
     neighbors.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
+
+    export = commands.add_parser("export", help="export the translators as ONNX or TorchScript",
+                                 description="Export each translation direction of a checkpoint: float32 "
+                                             "(N, 3, S, S) input in [-1, 1] (pixel / 127.5 - 1), any batch size N, "
+                                             "output in the same range. Writes RUN/export/<checkpoint>_to_<b|a>"
+                                             ".onnx|.pt unless --out.")
+    export.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    export.add_argument("--to", choices=("a", "b"), help="only the direction into this domain [every direction]")
+    export.add_argument("--out", help="output folder [RUN/export]")
+
+    serve = commands.add_parser("serve", help="a local web page to try a checkpoint in the browser",
+                                description="Serve a demo page: upload or drop an image (or pick a test sample), "
+                                            "choose the direction, see the translation and the nearest test "
+                                            "images in the shared embedding.")
+    serve.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind [127.0.0.1: this machine only]")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
     return parser
 
 
@@ -177,6 +196,40 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
+def needs(extra: str, *modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"this command needs {', '.join(missing)}: pip install 'xgan[{extra}]'")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from xgan.checkpoint import load_trained
+
+    if args.format == "onnx":
+        needs("export", "onnx", "onnxscript")
+    from xgan.export import SUFFIX, export_direction
+
+    model, config, snapshot = load_trained(args.checkpoint, "cpu")
+    out_dir = Path(args.out) if args.out else snapshot.parent.parent / "export"
+    for to in [args.to] if args.to else model.directions:
+        if to not in model.directions:
+            raise ValueError(f"model '{config.model.name}' translates only into {model.directions}")
+        path = export_direction(model, to, config.data.image_size, args.format,
+                                out_dir / f"{snapshot.name}_to_{to}{SUFFIX[args.format]}")
+        print(f"{'b' if to == 'a' else 'a'} -> {to}: {path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    needs("serve", "fastapi", "uvicorn")
+    from xgan.serve import serve
+
+    serve(args.checkpoint, args.host, args.port, args.device)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
@@ -185,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     from xgan.trainer import NonFiniteLossError
 
     try:
-        commands = {"train": cmd_train, "translate": cmd_translate, "eval": cmd_eval, "neighbors": cmd_neighbors}
+        commands = {"train": cmd_train, "translate": cmd_translate, "eval": cmd_eval, "neighbors": cmd_neighbors,
+                    "export": cmd_export, "serve": cmd_serve}
         return commands[args.command](args)
     except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError, ImageReadError) as e:
         print(f"xgan: error: {e}", file=sys.stderr)

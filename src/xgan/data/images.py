@@ -37,13 +37,18 @@ def read_image(path: str | Path, size: int | None = None, background: tuple[int,
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImageReadError(path, str(e) or type(e).__name__) from None
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale: rescale to 8 bits, don't clip
+    image = to_rgb(image, background)
+    if size is not None and image.size != (size, size):
+        image = image.resize((size, size), Image.BICUBIC, reducing_gap=3.0)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB: 16/32-bit grayscale rescaled (not clipped), transparency composited."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
         image = Image.fromarray(np.uint8(np.clip(array / max(array.max(), 1) * 255, 0, 255)))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba)
-    image = image.convert("RGB")
-    if size is not None and image.size != (size, size):
-        image = image.resize((size, size), Image.BICUBIC, reducing_gap=3.0)
-    return np.asarray(image, dtype=np.uint8)
+    return image.convert("RGB")

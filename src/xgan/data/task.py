@@ -49,10 +49,12 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.detach().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
-def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
-    if images.shape[-1] == size and images.shape[-2] == size:
+def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """uint8 (N, C, H, W) resized to size x size (or to (height, width)), antialiased."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(images.shape[-2:]) == size:
         return images
-    resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    resized = F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
     return resized.round().clamp(0, 255).to(torch.uint8)
 
 

@@ -35,6 +35,10 @@ class EmbeddingIndex:
             embeddings.append(batched(lambda batch, d=domain: model.encode(batch, d), x))
         return cls(torch.cat(images), domains, torch.cat(embeddings))
 
+    def position(self, i: int) -> tuple[str, int]:
+        """(domain, index in that domain's test split) of entry i."""
+        return self.domains[i], i - self.domains.index(self.domains[i])
+
     def nearest(self, query: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(indices, distances) of the k nearest entries to each query embedding, nearest first."""
         distances = torch.cdist(query, self.embeddings)
@@ -65,7 +69,6 @@ def neighbors_grid(model: TranslationModel, index: EmbeddingIndex, query: torch.
     draw = ImageDraw.Draw(canvas)
     for i, name in enumerate([f"query ({query_domain.upper()})", "neighbours", "decoded as A", "decoded as B"]):
         draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
-    first_a = index.domains.index("b") if "b" in index.domains else len(index.domains)
-    found = [{"domain": index.domains[i], "index": int(i) - (first_a if index.domains[i] == "b" else 0),
-              "distance": float(d)} for i, d in zip(indices.tolist(), distances.tolist())]
+    found = [dict(zip(("domain", "index"), index.position(i)), distance=float(d))
+             for i, d in zip(indices.tolist(), distances.tolist())]
     return canvas, found

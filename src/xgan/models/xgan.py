@@ -37,6 +37,11 @@ class XGANWeights:
     semantic: float = 1.0
     gan: float = 0.0  # 0 switches the GAN loss (and its discriminators) off
     teacher: float = 0.0  # 0 switches the teacher off
+    # DTN's f-constancy with the teacher as f: T(d2(e1(x1))) should equal T(x1). 0 switches it off.
+    teacher_consistency: float = 0.0
+    # The 1 -> 2 translation should not change when the source image's colours are negated (x -> -x): for
+    # sources that come in both polarities (printed digits) and a target that has one (MNIST). 0: off.
+    invariance: float = 0.0
 
 
 @dataclass
@@ -67,8 +72,8 @@ class XGANConfig:
             raise ValueError(f"model.semantic_distance must be one of {DISTANCES}, not '{self.semantic_distance}'")
         if self.dann_classes not in (2, 4):
             raise ValueError(f"model.dann_classes must be 2 or 4, not {self.dann_classes}")
-        if self.weights.teacher > 0 and not self.teacher:
-            raise ValueError("model.weights.teacher > 0 needs model.teacher ('package.module:factory')")
+        if (self.weights.teacher > 0 or self.weights.teacher_consistency > 0) and not self.teacher:
+            raise ValueError("model.weights.teacher or teacher_consistency > 0 needs model.teacher ('package.module:factory')")
 
 
 def encoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
@@ -127,7 +132,7 @@ class XGAN(TranslationModel):
                 self.discriminator1, self.pool21 = discriminator(image_size, cfg.width), ImagePool(cfg.pool_size, shape)
 
         self.teacher = None
-        if cfg.weights.teacher > 0:
+        if cfg.weights.teacher > 0 or cfg.weights.teacher_consistency > 0:
             self.teacher = load_extractor(cfg.teacher, cfg.teacher_weights)
             with torch.no_grad():
                 teacher_dim = self.teacher(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
@@ -196,8 +201,14 @@ class XGAN(TranslationModel):
                 fool = fool + gan_loss(self.discriminator1(x21), True, self.cfg.gan_loss)
             losses["gan"] = (w.gan, fool)
             self._translations = (x12.detach(), x21.detach())
+        if w.invariance > 0:
+            losses["invariance"] = (w.invariance, F.l1_loss(self.d2(self.e1(-x1)), x12))
         if self.teacher is not None:
-            losses["teacher"] = (w.teacher, self.semantic_distance(self.to_teacher(z1), self.teacher(x1).flatten(1)).mean())
+            target = self.teacher(x1).flatten(1)
+            losses["teacher"] = (w.teacher, self.semantic_distance(self.to_teacher(z1), target).mean())
+            if w.teacher_consistency > 0:
+                losses["teacher_consistency"] = (w.teacher_consistency,
+                                                 self.semantic_distance(self.teacher(x12).flatten(1), target).mean())
         return losses
 
     def domain_adversarial_loss(self, z1: torch.Tensor, z2: torch.Tensor, z12: torch.Tensor, z21: torch.Tensor) -> torch.Tensor:
