@@ -145,6 +145,40 @@ def test_teacher_loss_uses_a_frozen_extractor_from_the_config():
     assert all(p.requires_grad for p in model.to_teacher.parameters())
 
 
+def test_invariance_loss_measures_how_much_negating_the_source_changes_its_translation():
+    x1 = batch(0)
+    losses = Invertible(weights=XGANWeights(invariance=2.0)).losses("autoencoder", x1, batch(1))
+    assert losses["invariance"][0] == 2.0
+    assert losses["invariance"][1].item() == pytest.approx((2 * x1).abs().mean().item())  # |(-x1) - x1|
+    blind = Invertible(weights=XGANWeights(invariance=1.0))
+    blind.e1 = nn.Sequential(nn.Flatten(), Absolute())  # a polarity-blind encoder translates x and -x alike
+    assert blind.losses("autoencoder", x1, batch(1))["invariance"][1].item() == 0
+    assert "invariance" not in Invertible().losses("autoencoder", x1, batch(1))
+
+
+class Absolute(nn.Module):
+    def forward(self, x):
+        return x.abs()
+
+
+def test_teacher_consistency_compares_the_teachers_view_of_source_and_translation():
+    teacher = {"teacher": "xgan.models.teachers:coarse_colours"}
+    exact = Invertible(weights=XGANWeights(teacher_consistency=1.0), **teacher)
+    assert exact.losses("autoencoder", batch(0), batch(1))["teacher_consistency"][1].item() == pytest.approx(0, abs=1e-6)
+    negating = Invertible(weights=XGANWeights(teacher_consistency=1.0), **teacher)
+    negating.d2 = nn.Sequential(nn.Unflatten(1, (3, SIZE, SIZE)), Negate())
+    value = negating.losses("autoencoder", batch(0), batch(1))["teacher_consistency"][1]
+    assert value.item() > 0
+    trained = tiny(teacher="xgan.models.teachers:coarse_colours", weights={"teacher_consistency": 1.0})
+    trained.losses("autoencoder", batch(0), batch(1))["teacher_consistency"][1].backward()
+    assert trained.d2[-1][0].weight.grad.abs().sum() > 0  # it trains the translation, through the frozen teacher
+
+
+class Negate(nn.Module):
+    def forward(self, x):
+        return -x
+
+
 def test_config_refuses_bad_model_values():
     with pytest.raises(ValueError, match="sharing"):
         load_config("digits", ["model.sharing=some"])
