@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from conftest import random_task
 from xgan.checkpoint import resolve_checkpoint
+from xgan.config import ConfigError
 from xgan.trainer import NonFiniteLossError, StepBatches, Trainer, pick_device
 
 
@@ -138,3 +139,23 @@ def test_best_metric_that_the_model_does_not_measure_stops_with_the_measured_lis
                                   "train.best_metric=class_preservation_xy"), task=random_task())
     with pytest.raises(ValueError, match="measured: .*class_preservation_ab"):
         trainer.fit()
+
+
+def test_learning_rates_decay_linearly_to_zero_over_the_last_steps(tiny_config):
+    trainer = Trainer(tiny_config("train.steps=6", "train.lr_decay_steps=3", "train.lr=0.001"))
+    seen = []
+    original = trainer.train_step
+
+    def spy(a, b):
+        logged = original(a, b)
+        seen.append(trainer.optimizers["autoencoder"].param_groups[0]["lr"])
+        return logged
+
+    trainer.train_step = spy
+    trainer.fit()
+    assert seen == pytest.approx([1e-3, 1e-3, 1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+
+
+def test_lr_decay_longer_than_the_run_is_a_config_error(tiny_config):
+    with pytest.raises(ConfigError, match="lr_decay_steps"):
+        tiny_config("train.steps=4", "train.lr_decay_steps=5")

@@ -36,6 +36,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-4  # Adam for everything but discriminators (reference settings)
     discriminator_lr: float = 1e-4
+    lr_decay_steps: int = 0  # the learning rates fall linearly to 0 over the last N steps (CycleGAN); 0: constant
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
@@ -52,6 +53,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ("stop", "skip"):
             raise ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', not '{self.on_nonfinite}'")
+        if not 0 <= self.lr_decay_steps <= self.steps:
+            raise ConfigError(f"train.lr_decay_steps must be in [0, train.steps={self.steps}], not {self.lr_decay_steps}")
         for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
                      "eval_count"):
             if getattr(self, name) < 1:

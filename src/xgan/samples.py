@@ -29,14 +29,15 @@ def direction_rows(model: TranslationModel, x: torch.Tensor, source: str) -> dic
     if reconstruction is not None:
         rows["reconstruction"] = reconstruction
     rows[f"{source.upper()}->{target.upper()}"] = translation
-    rows["cycle"] = model.translate(translation, to=source)
+    if source in model.directions:
+        rows["cycle"] = model.translate(translation, to=source)
     return rows
 
 
 def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, scale: int = 2) -> Image.Image:
     was_training = model.training
     model.eval()
-    panels = [direction_rows(model, a, "a"), direction_rows(model, b, "b")]
+    panels = [direction_rows(model, x, source) for x, source in ((a, "a"), (b, "b")) if other(source) in model.directions]
     model.train(was_training)
     names = [name for panel in panels for name in panel]
     pixels = np.concatenate([tile(list(panel.values())) for panel in panels])

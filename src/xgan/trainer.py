@@ -81,6 +81,9 @@ class Trainer:
                                    betas=(cfg.beta1, cfg.beta2))
             for name, params in self.model.optimizer_groups().items()
         }
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
         self.batches_a = StepBatches(self.task.train_a, cfg.batch_size, cfg.seed * 2)
         self.batches_b = StepBatches(self.task.train_b, cfg.batch_size, cfg.seed * 2 + 1)
         self.fixed_a, self.fixed_b = (to_model_range(s.spread(SAMPLE_COUNT).images).to(self.device)
@@ -94,10 +97,20 @@ class Trainer:
             self.restore(resolve_checkpoint(resume))
 
     # -- one step ------------------------------------------------------------------------------------------
+    def lr_factor(self) -> float:
+        """Multiplier of every learning rate at this step: 1, then linearly to 0 over the last lr_decay_steps."""
+        cfg = self.config.train
+        if not cfg.lr_decay_steps:
+            return 1.0
+        return min(1.0, (cfg.steps - self.step) / (cfg.lr_decay_steps + 1))
+
     def train_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every optimiser in turn minimises its weighted loss terms; returns the (detached) terms for logging."""
         logged: dict[str, torch.Tensor] = {}
+        factor = self.lr_factor()
         for phase, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * factor
             losses = self.model.losses(phase, a, b)
             if not losses:
                 continue

@@ -58,8 +58,9 @@ def neighbors_grid(model: TranslationModel, index: EmbeddingIndex, query: torch.
     indices, distances = indices[0], distances[0]
     neighbours = index.images[indices]
     z_neighbours = index.embeddings[indices]
+    decoded = [d for d in ("a", "b") if d in model.directions]
     rows = [torch.cat([query, torch.zeros_like(neighbours[:-1])]) if k > 1 else query, neighbours,
-            model.decode(z_neighbours, "a"), model.decode(z_neighbours, "b")]
+            *[model.decode(z_neighbours, d) for d in decoded]]
     model.train(was_training)
     pixels = tile(rows)
     image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
@@ -67,7 +68,7 @@ def neighbors_grid(model: TranslationModel, index: EmbeddingIndex, query: torch.
     canvas = Image.new("RGB", (image.width + label_width, image.height), "white")
     canvas.paste(image, (label_width, 0))
     draw = ImageDraw.Draw(canvas)
-    for i, name in enumerate([f"query ({query_domain.upper()})", "neighbours", "decoded as A", "decoded as B"]):
+    for i, name in enumerate([f"query ({query_domain.upper()})", "neighbours", *[f"decoded as {d.upper()}" for d in decoded]]):
         draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
     found = [dict(zip(("domain", "index"), index.position(i)), distance=float(d))
              for i, d in zip(indices.tolist(), distances.tolist())]

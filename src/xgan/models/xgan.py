@@ -96,12 +96,12 @@ def decoder_layers(image_size: int, embedding_dim: int, width: float, norm: str)
     return [project, *ups]
 
 
-def discriminator(image_size: int, width: float) -> nn.Sequential:
+def discriminator(image_size: int, width: float, outputs: int = 1) -> nn.Sequential:
     """Seed 001: 64x64x3 -> 32x32x16 -> 16x16x32 -> 8x8x32 -> 4x4x32 -> FC 1 (one fewer stage per halving)."""
     stages = downsamplings(image_size)
     channels = [scaled(c, width) for c in [16, 32, 32, 32, 32, 32][:stages]]
     convs = [down(c_in, c_out, "none") for c_in, c_out in zip([3, *channels], channels)]
-    return nn.Sequential(*convs, nn.Flatten(), nn.Linear(channels[-1] * 16, 1))
+    return nn.Sequential(*convs, nn.Flatten(), nn.Linear(channels[-1] * 16, outputs))
 
 
 class XGAN(TranslationModel):

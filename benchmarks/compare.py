@@ -1,0 +1,139 @@
+"""XGAN against its baselines on one task, each trained for the same CPU-time budget.
+
+    python benchmarks/compare.py --task digits [--cpu-minutes 10] [--readme]
+
+For each model it times a few training steps, sets train.steps to fill the budget (CPU seconds of this process,
+all threads), trains with the model's shipped preset, and scores the final checkpoint on the full test splits
+with xgan eval's metrics. Writes benchmarks/results/compare_<task>.md (the table) and compare_<task>.png (the
+same test inputs translated by each model), and with --readme puts both into README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from quality import RESULTS, train_and_score
+from readme_block import replace_block
+
+from xgan.checkpoint import load_trained
+from xgan.config import load_config
+from xgan.data import load_task
+from xgan.data.task import to_model_range
+from xgan.samples import tile
+from xgan.trainer import Trainer
+
+MODELS = [("XGAN", "{task}"), ("DTN", "dtn-{task}"), ("fine-tuned DTN", "dtn-finetuned-{task}"),
+          ("CycleGAN", "cyclegan-{task}")]
+CALIBRATION_STEPS = 6
+
+
+def cpu_seconds_per_step(preset: str, run_dir: Path) -> float:
+    """Process CPU time of one training step of `preset`, after two warm-up steps."""
+    trainer = Trainer(load_config(preset, [f"run_dir={run_dir}", "train.eval_every=0", "train.best_metric=",
+                                           "train.lr_decay_steps=0"]))
+    batches = [(trainer.batches_a.batch(s, trainer.device), trainer.batches_b.batch(s, trainer.device))
+               for s in range(CALIBRATION_STEPS + 2)]
+    for a, b in batches[:2]:
+        trainer.train_step(a, b)
+    start = time.process_time()
+    for a, b in batches[2:]:
+        trainer.train_step(a, b)
+    return (time.process_time() - start) / CALIBRATION_STEPS
+
+
+def budget_overrides(preset: str, steps: int) -> list[str]:
+    overrides = [f"train.steps={steps}", "train.eval_every=0", "train.best_metric=",
+                 f"train.sample_every={max(1, steps // 4)}", f"train.checkpoint_every={steps}"]
+    if load_config(preset).train.lr_decay_steps:  # keep the preset's schedule shape: decay over the second half
+        overrides.append(f"train.lr_decay_steps={steps // 2}")
+    return overrides
+
+
+def side_by_side(runs: list[tuple[str, Path]], task_config, count: int = 10, scale: int = 2) -> Image.Image:
+    """Per direction: the test inputs, then one row per model that translates that way."""
+    task = load_task(task_config)
+    rows, names = [], []
+    for source, target, images in (("a", "b", task.test_a), ("b", "a", task.test_b)):
+        x = to_model_range(images.spread(count).images)
+        rows.append(x)
+        names.append(f"input {source.upper()}")
+        for label, run in runs:
+            model, _, _ = load_trained(run)
+            if target in model.directions:
+                with torch.no_grad():
+                    rows.append(model.translate(x, to=target))
+                names.append(f"{label} {source.upper()}->{target.upper()}")
+    pixels = tile(rows)
+    grid = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
+    label_width, row_height = 170, rows[0].shape[-2] * scale
+    canvas = Image.new("RGB", (grid.width + label_width, grid.height), "white")
+    canvas.paste(grid, (label_width, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, name in enumerate(names):
+        draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
+    return canvas
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| model | class preservation A→B | B→A | KID A→B | KID B→A | train images/s | parameters (trained) "
+             "| steps | CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        m = r["metrics"]
+        lines.append(f"| {r['label']} | {fmt(m.get('class_preservation_ab'))} | {fmt(m.get('class_preservation_ba'))} "
+                     f"| {fmt(m.get('kid_ab'), 1)} | {fmt(m.get('kid_ba'), 1)} | {r['images_per_s']:.0f} "
+                     f"| {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} | {r['train_wall_min']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="digits")
+    parser.add_argument("--cpu-minutes", type=float, default=10.0, help="training budget per model [10]")
+    parser.add_argument("--out", default="/tmp/xgan_compare", help="run directories go here")
+    parser.add_argument("--readme", action="store_true", help="also write the table and picture into README.md")
+    args = parser.parse_args()
+    out = Path(args.out)
+    rows, runs = [], []
+    for label, pattern in MODELS:
+        preset = pattern.format(task=args.task)
+        slug = preset.replace("-", "_")
+        per_step = cpu_seconds_per_step(preset, out / f"{slug}_calibration")
+        steps = max(1, int(args.cpu_minutes * 60 / per_step))
+        result = train_and_score(preset, budget_overrides(preset, steps), out / slug)
+        model, config, _ = load_trained(out / slug)
+        trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        result.update(label=label, preset=preset, parameters=trained,
+                      images_per_s=2 * config.train.batch_size * steps / (60 * result["train_wall_min"]))
+        rows.append(result)
+        runs.append((label, out / slug))
+        print(json.dumps(result), flush=True)
+
+    RESULTS.mkdir(exist_ok=True)
+    picture = RESULTS / f"compare_{args.task}.png"
+    side_by_side(runs, load_config(MODELS[0][1].format(task=args.task)).data).save(picture)
+    text = (f"`python benchmarks/compare.py --task {args.task} --cpu-minutes {args.cpu_minutes:g}`: each model trained "
+            f"with its shipped preset for {args.cpu_minutes:g} CPU-minutes ({torch.get_num_threads()} threads, no GPU), "
+            "scored on the full test splits; KID in each target judge's LeNet feature space (not Inception). "
+            "Train images/s counts the images of both domains. Parameters: the trained ones (not frozen teachers "
+            "or DTN's fixed f).\n\n" + table(rows) + f"\n![the same test inputs translated by each model]"
+            f"(benchmarks/results/{picture.name})\n")
+    (RESULTS / f"compare_{args.task}.md").write_text(text)
+    print(text)
+    if args.readme:
+        replace_block(f"compare_{args.task}", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
