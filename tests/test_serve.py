@@ -94,3 +94,15 @@ def test_many_concurrent_requests_all_succeed(client):
         codes = list(pool.map(lambda body: client.post("/api/translate?to=b", content=body).status_code, bodies))
     assert codes == [200] * 48 + [415] * 8
     assert client.get("/api/info").status_code == 200
+
+
+def test_a_model_without_shared_embedding_serves_translations_without_neighbours(tmp_path):
+    from conftest import TINY_MODEL, TINY_RUN
+    from xgan.cli import main
+
+    run = tmp_path / "cyclegan"
+    assert main(["train", "cyclegan-digits", *TINY_MODEL["cyclegan"], *TINY_RUN, "train.steps=1", "--out", str(run)]) == 0
+    with TestClient(serve.create_app(xgan.load(run, device="cpu"))) as c:
+        assert c.get("/api/info").json()["samples"] == {}
+        result = c.post("/api/translate?to=a", content=digit_png()).json()
+        assert decoded(result["translation"]).size == (16, 16) and result["neighbors"] == []
