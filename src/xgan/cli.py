@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", choices=("a", "b"), help="only the direction into this domain [every direction]")
     export.add_argument("--out", help="output folder [RUN/export]")
 
+    data = commands.add_parser("data", help="inspect image folders before training on them")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    check = data_commands.add_parser("check", help="what the loader finds: counts, sizes, skipped files",
+                                     description="Decode every image under PATH (a folder, or a root with trainA/ "
+                                                 "trainB/ testA/ testB/) as training would, and report. The decoded "
+                                                 "images are cached, so the next training run starts at once.")
+    check.add_argument("path")
+    check.add_argument("--size", type=int, default=64, help="the training image size to decode at [64]")
+    check.add_argument("--strict", action="store_true", help="exit non-zero if any file is unreadable")
+
     serve = commands.add_parser("serve", help="a local web page to try a checkpoint in the browser",
                                 description="Serve a demo page: upload or drop an image (or pick a test sample), "
                                             "choose the direction, see the translation and the nearest test "
@@ -222,6 +232,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from xgan.data.digits import cache_dir
+    from xgan.data.folders import describe
+
+    root = Path(args.path)
+    layout = [root / name for name in ("trainA", "trainB", "testA", "testB")]
+    folders = [p for p in layout if p.is_dir()] or [root]
+    reports = [describe(folder, args.size, cache=cache_dir() / "folders") for folder in folders]
+    print("\n".join(reports))
+    return 1 if args.strict and any("  skipped " in r for r in reports) else 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     needs("serve", "fastapi", "uvicorn")
     from xgan.serve import serve
@@ -239,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"train": cmd_train, "translate": cmd_translate, "eval": cmd_eval, "neighbors": cmd_neighbors,
-                    "export": cmd_export, "serve": cmd_serve}
+                    "export": cmd_export, "serve": cmd_serve, "data": cmd_data}
         return commands[args.command](args)
     except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError, ImageReadError) as e:
         print(f"xgan: error: {e}", file=sys.stderr)

@@ -28,6 +28,14 @@ class DataConfig:
     printed_train: int = 20000  # rendered printed digits (domain A) for training
     printed_test: int = 2000
     seed: int = 0  # seeds the rendered domain; MNIST's split is fixed
+    # task 'folders': data.path holds trainA/ trainB/ testA/ testB/, or two folders path_a and path_b (split here)
+    path: str = ""
+    path_a: str = ""
+    path_b: str = ""
+    test_fraction: float = 0.1  # of path_a / path_b held out as the test split
+    background: list[int] = field(default_factory=lambda: [255, 255, 255])  # transparency is composited on this
+    strict: bool = False  # an unreadable file is an error instead of a skipped file (named in one warning)
+    workers: Optional[int] = None  # decoding processes for the first load (then cached); None: one per core
 
 
 @dataclass

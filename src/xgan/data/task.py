@@ -63,7 +63,12 @@ def _digits(cfg) -> Task:
     return load_digits(cfg)
 
 
-TASKS: dict[str, Callable[..., Task]] = {"digits": _digits}
+def _folders(cfg) -> Task:
+    from xgan.data.folders import load_folders
+    return load_folders(cfg)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "folders": _folders}
 
 
 def load_task(cfg) -> Task:

@@ -1,0 +1,149 @@
+"""Two collections of the user's images: the unaligned layout CycleGAN users know (ROOT/trainA, trainB, testA,
+testB), or any two folders (`data.path_a`, `data.path_b`), searched recursively, all common formats.
+
+Images are decoded and resized once, in worker processes, and cached on disk as uint8 arrays under a key of the
+files (path, size, mtime) and the decoding settings, so later runs start at once. A file that cannot be decoded
+is skipped with one warning naming every such file (`data.strict=true` makes it an error), and an empty or
+missing folder is an error before anything trains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xgan.data.images import ImageReadError, find_images, read_image
+from xgan.data.task import ImageSet, Task, spread_indices
+from xgan.io import atomic_write
+
+log = logging.getLogger("xgan")
+CACHE_VERSION = 1  # bump when decoding changes, so stale caches are not reused
+
+
+@dataclass
+class FolderScan:
+    """What a folder holds: the images that decoded (N, 3, S, S) uint8, and the files that did not."""
+
+    images: torch.Tensor
+    files: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+
+
+def _decode(job: tuple[str, int, tuple[int, int, int]]) -> np.ndarray | str:
+    path, size, background = job
+    try:
+        return read_image(path, size, background)
+    except ImageReadError as e:
+        return str(e)
+
+
+def cache_key(paths: list[Path], size: int, background: tuple[int, int, int]) -> str:
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(background)]).encode())
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def scan_folder(folder: str | Path, size: int, background: tuple[int, int, int] = (255, 255, 255),
+                workers: int | None = None, cache: Path | None = None) -> FolderScan:
+    """Every image under `folder` at size x size, decoded by `workers` processes (default: one per core, at most
+    8; 0 decodes here), read from or written to the cache directory `cache` when given."""
+    paths = find_images(folder)  # FileNotFoundError for a missing or empty folder
+    cached = cache / f"folder-{cache_key(paths, size, background)}.npz" if cache else None
+    if cached is not None and cached.exists():
+        with np.load(cached) as arrays:
+            meta = json.loads(str(arrays["meta"]))
+            return FolderScan(torch.from_numpy(arrays["images"]), meta["files"], meta["skipped"])
+    jobs = [(str(p), size, tuple(background)) for p in paths]
+    workers = min(8, os.cpu_count() or 1) if workers is None else workers
+    if workers > 0 and len(jobs) > 64:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_decode, jobs, chunksize=64))
+    else:
+        results = [_decode(job) for job in jobs]
+    good = [(str(p), r) for p, r in zip(paths, results) if isinstance(r, np.ndarray)]
+    skipped = {str(p): r for p, r in zip(paths, results) if isinstance(r, str)}
+    images = np.stack([r for _, r in good]) if good else np.zeros((0, size, size, 3), np.uint8)
+    scan = FolderScan(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), [f for f, _ in good], skipped)
+    if cached is not None:
+        meta = json.dumps({"files": scan.files, "skipped": skipped})
+        atomic_write(cached, lambda tmp: np.savez(tmp, images=scan.images.numpy(), meta=np.array(meta)), suffix=".npz")
+    return scan
+
+
+def describe(folder: str | Path, size: int, workers: int | None = None, cache: Path | None = None) -> str:
+    """`xgan data check`'s report of one folder: counts, the commonest original sizes, and every skipped file."""
+    from collections import Counter
+
+    from PIL import Image
+
+    paths = find_images(folder)
+    sizes: Counter = Counter()
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                sizes[image.size] += 1
+        except Exception:  # reported below, from the full decode
+            pass
+    scan = scan_folder(folder, size, workers=workers, cache=cache)
+    common = ", ".join(f"{w}x{h} ({n})" for (w, h), n in sizes.most_common(3))
+    lines = [f"{folder}: {len(paths)} image files, {len(scan.files)} readable, {len(scan.skipped)} skipped; "
+             f"sizes {common or '-'}{' ...' if len(sizes) > 3 else ''}"]
+    lines += [f"  skipped {path}: {reason}" for path, reason in scan.skipped.items()]
+    return "\n".join(lines)
+
+
+def checked(scan: FolderScan, folder: str | Path, strict: bool) -> ImageSet:
+    """The scan's images, after saying what was skipped: an error in strict mode or when nothing decoded."""
+    if scan.skipped:
+        listing = "\n  ".join(f"{path}: {reason}" for path, reason in scan.skipped.items())
+        message = f"{folder}: {len(scan.skipped)} of {len(scan.skipped) + len(scan.files)} files could not be read:\n  {listing}"
+        if strict or not scan.files:
+            raise ValueError(message + ("" if scan.files else "\nno readable image is left"))
+        log.warning("%s\nthey are skipped (data.strict=true makes this an error)", message)
+    return ImageSet(scan.images)
+
+
+def load_folders(cfg) -> Task:
+    """The `folders` task from a DataConfig: data.path (trainA/trainB/testA/testB) or data.path_a + data.path_b."""
+    from xgan.data.digits import cache_dir
+
+    if cfg.path:
+        root = Path(cfg.path)
+        folders = {name: root / name for name in ("trainA", "trainB", "testA", "testB")}
+        missing = [str(p) for p in folders.values() if not p.is_dir()]
+        if missing:
+            raise FileNotFoundError(f"data.path {root} lacks the folder(s) {', '.join(missing)} "
+                                    "(expected trainA/, trainB/, testA/, testB/)")
+    elif cfg.path_a and cfg.path_b:
+        folders = {"A": Path(cfg.path_a), "B": Path(cfg.path_b)}
+    else:
+        raise ValueError("data.task=folders needs data.path (with trainA/ trainB/ testA/ testB/) "
+                         "or both data.path_a and data.path_b")
+    cache = cache_dir() / "folders"
+    sets = {name: checked(scan_folder(folder, cfg.image_size, tuple(cfg.background), cfg.workers, cache), folder,
+                          cfg.strict) for name, folder in folders.items()}
+    if cfg.path:
+        return Task(sets["trainA"], sets["trainB"], sets["testA"], sets["testB"])
+    (train_a, test_a), (train_b, test_b) = split(sets["A"], cfg.test_fraction), split(sets["B"], cfg.test_fraction)
+    return Task(train_a, train_b, test_a, test_b)
+
+
+def split(images: ImageSet, test_fraction: float) -> tuple[ImageSet, ImageSet]:
+    """(train, test): every k-th image goes to test, so both splits span the folder's order."""
+    count = len(images)
+    test_count = max(1, round(count * test_fraction)) if count > 1 else 0
+    test = spread_indices(count, test_count) if test_count else torch.zeros(0, dtype=torch.long)
+    is_test = torch.zeros(count, dtype=torch.bool)
+    is_test[test] = True
+    return ImageSet(images.images[~is_test]), ImageSet(images.images[is_test])
+

@@ -1,0 +1,117 @@
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import TINY
+from xgan.cli import main
+from xgan.config import load_config
+from xgan.data import load_task
+from xgan.data import folders as folders_module
+from xgan.data.folders import scan_folder
+
+
+def write_images(folder, count, colour=(200, 30, 30), size=(20, 12)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.new("RGB", size, colour).save(folder / f"{i:03d}.png")
+
+
+def mixed_folder(folder):
+    """One file per decoding case, plus a corrupt and a truncated file."""
+    (folder / "sub").mkdir(parents=True)
+    Image.new("L", (10, 8), 200).save(folder / "gray.png")
+    Image.new("RGBA", (10, 8), (255, 0, 0, 0)).save(folder / "clear.png")
+    Image.new("P", (10, 8), 3).save(folder / "palette.gif")
+    Image.fromarray(np.full((8, 10), 65535, dtype=np.uint16)).save(folder / "deep.png")
+    Image.new("CMYK", (10, 8), (0, 0, 0, 0)).save(folder / "cmyk.jpg")
+    Image.new("RGB", (9, 9), "green").save(folder / "sub" / "nested.webp")
+    Image.new("RGB", (9, 9), "blue").save(folder / "photo.JPEG")
+    (folder / "junk.png").write_bytes(b"not an image")
+    (folder / "cut.png").write_bytes((folder / "gray.png").read_bytes()[:40])
+    (folder / "notes.txt").write_text("ignored: not an image extension")
+
+
+@pytest.fixture
+def layout(tmp_path):
+    root = tmp_path / "data"
+    mixed_folder(root / "trainA")
+    write_images(root / "trainB", 6, (10, 10, 200))
+    write_images(root / "testA", 2)
+    write_images(root / "testB", 3)
+    return root
+
+
+def config(*overrides):
+    return load_config("folders", [*TINY, "data.image_size=16", *overrides])
+
+
+def test_the_cyclegan_layout_loads_every_readable_image_and_names_the_skipped_ones(layout, caplog):
+    with caplog.at_level(logging.WARNING, logger="xgan"):
+        task = load_task(config(f"data.path={layout}").data)
+    assert [len(s) for s in (task.train_a, task.train_b, task.test_a, task.test_b)] == [7, 6, 2, 3]
+    assert task.train_a.images.shape[1:] == (3, 16, 16) and task.train_a.labels is None
+    assert "2 of 9 files could not be read" in caplog.text and "junk.png" in caplog.text and "cut.png" in caplog.text
+
+
+def test_strict_mode_and_missing_or_empty_folders_are_errors_before_training(layout, tmp_path):
+    with pytest.raises(ValueError, match="junk.png"):
+        load_task(config(f"data.path={layout}", "data.strict=true").data)
+    (layout / "testB").rename(layout / "elsewhere")
+    with pytest.raises(FileNotFoundError, match="testB"):
+        load_task(config(f"data.path={layout}").data)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        load_task(config(f"data.path_a={tmp_path / 'empty'}", f"data.path_b={layout / 'trainB'}").data)
+    with pytest.raises(ValueError, match="data.path"):
+        load_task(config().data)
+
+
+def test_two_folders_are_split_into_train_and_test(tmp_path):
+    write_images(tmp_path / "x", 20)
+    write_images(tmp_path / "y", 10, (0, 0, 0))
+    task = load_task(config(f"data.path_a={tmp_path / 'x'}", f"data.path_b={tmp_path / 'y'}", "data.test_fraction=0.2").data)
+    assert [len(s) for s in (task.train_a, task.test_a, task.train_b, task.test_b)] == [16, 4, 8, 2]
+
+
+def test_decoded_folders_are_cached_and_a_changed_file_invalidates_the_cache(tmp_path, monkeypatch):
+    write_images(tmp_path / "x", 5)
+    first = scan_folder(tmp_path / "x", 8, cache=tmp_path / "cache")
+
+    def broken(job):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(folders_module, "_decode", broken)
+    again = scan_folder(tmp_path / "x", 8, cache=tmp_path / "cache")
+    assert again.files == first.files and np.array_equal(again.images, first.images)
+    Image.new("RGB", (20, 12), "white").save(tmp_path / "x" / "003.png")
+    with pytest.raises(AssertionError, match="decoded again"):
+        scan_folder(tmp_path / "x", 8, cache=tmp_path / "cache")
+
+
+def test_worker_processes_decode_exactly_as_the_main_process(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(80):
+        Image.fromarray(rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    here, pooled = scan_folder(folder, 8, workers=0), scan_folder(folder, 8, workers=2)
+    assert pooled.files == here.files and np.array_equal(pooled.images, here.images)
+
+
+def test_data_check_reports_counts_sizes_and_skipped_files(layout, capsys):
+    assert main(["data", "check", str(layout), "--size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "trainA: 9 image files, 7 readable, 2 skipped" in out and "skipped" in out and "junk.png" in out
+    assert "trainB: 6 image files, 6 readable, 0 skipped; sizes 20x12 (6)" in out
+    assert main(["data", "check", str(layout), "--strict"]) == 1
+
+
+def test_train_on_two_folders_end_to_end(tmp_path):
+    write_images(tmp_path / "x", 20)
+    write_images(tmp_path / "y", 20, (0, 0, 0))
+    run = tmp_path / "run"
+    assert main(["train", "folders", *TINY, "train.steps=2", f"data.path_a={tmp_path / 'x'}",
+                 f"data.path_b={tmp_path / 'y'}", "--out", str(run)]) == 0
+    assert (run / "checkpoints" / "latest").exists()
