@@ -37,16 +37,16 @@ class FolderScan:
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
 
 
-def _decode(job: tuple[str, int, tuple[int, int, int]]) -> np.ndarray | str:
-    path, size, background = job
+def _decode(job: tuple) -> np.ndarray | str:
+    path, size, background, crop = job
     try:
-        return read_image(path, size, background)
+        return read_image(path, size, background, crop)
     except ImageReadError as e:
         return str(e)
 
 
-def cache_key(paths: list[Path], size: int, background: tuple[int, int, int]) -> str:
-    digest = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(background)]).encode())
+def cache_key(paths: list[Path], size: int, background: tuple[int, int, int], crop=None) -> str:
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, size, list(background), crop and list(crop)]).encode())
     for path in paths:
         stat = path.stat()
         digest.update(f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -55,15 +55,22 @@ def cache_key(paths: list[Path], size: int, background: tuple[int, int, int]) ->
 
 def scan_folder(folder: str | Path, size: int, background: tuple[int, int, int] = (255, 255, 255),
                 workers: int | None = None, cache: Path | None = None) -> FolderScan:
-    """Every image under `folder` at size x size, decoded by `workers` processes (default: one per core, at most
-    8; 0 decodes here), read from or written to the cache directory `cache` when given."""
-    paths = find_images(folder)  # FileNotFoundError for a missing or empty folder
-    cached = cache / f"folder-{cache_key(paths, size, background)}.npz" if cache else None
+    """Every image under `folder` (recursive) at size x size; see decode_files."""
+    return decode_files(find_images(folder), size, background, None, workers, cache)  # find_images: missing/empty
+
+
+def decode_files(paths: list[Path], size: int, background: tuple[int, int, int] = (255, 255, 255),
+                 crop: tuple[float, float, float, float] | None = None, workers: int | None = None,
+                 cache: Path | None = None) -> FolderScan:
+    """The images at `paths`, cropped (fractions, see read_image) and resized to size x size, decoded by `workers`
+    processes (default: one per core, at most 8; 0 decodes here), read from or written to the cache directory
+    `cache` when given."""
+    cached = cache / f"images-{cache_key(paths, size, background, crop)}.npz" if cache else None
     if cached is not None and cached.exists():
         with np.load(cached) as arrays:
             meta = json.loads(str(arrays["meta"]))
             return FolderScan(torch.from_numpy(arrays["images"]), meta["files"], meta["skipped"])
-    jobs = [(str(p), size, tuple(background)) for p in paths]
+    jobs = [(str(p), size, tuple(background), crop) for p in paths]
     workers = min(8, os.cpu_count() or 1) if workers is None else workers
     if workers > 0 and len(jobs) > 64:
         with ProcessPoolExecutor(workers) as pool:
@@ -102,15 +109,15 @@ def describe(folder: str | Path, size: int, workers: int | None = None, cache: P
     return "\n".join(lines)
 
 
-def checked(scan: FolderScan, folder: str | Path, strict: bool) -> ImageSet:
-    """The scan's images, after saying what was skipped: an error in strict mode or when nothing decoded."""
+def checked(scan: FolderScan, folder: str | Path, strict: bool) -> FolderScan:
+    """The scan, after saying what was skipped: an error in strict mode or when nothing decoded."""
     if scan.skipped:
         listing = "\n  ".join(f"{path}: {reason}" for path, reason in scan.skipped.items())
         message = f"{folder}: {len(scan.skipped)} of {len(scan.skipped) + len(scan.files)} files could not be read:\n  {listing}"
         if strict or not scan.files:
             raise ValueError(message + ("" if scan.files else "\nno readable image is left"))
         log.warning("%s\nthey are skipped (data.strict=true makes this an error)", message)
-    return ImageSet(scan.images)
+    return scan
 
 
 def load_folders(cfg) -> Task:
@@ -130,8 +137,8 @@ def load_folders(cfg) -> Task:
         raise ValueError("data.task=folders needs data.path (with trainA/ trainB/ testA/ testB/) "
                          "or both data.path_a and data.path_b")
     cache = cache_dir() / "folders"
-    sets = {name: checked(scan_folder(folder, cfg.image_size, tuple(cfg.background), cfg.workers, cache), folder,
-                          cfg.strict) for name, folder in folders.items()}
+    sets = {name: ImageSet(checked(scan_folder(folder, cfg.image_size, tuple(cfg.background), cfg.workers, cache),
+                                   folder, cfg.strict).images) for name, folder in folders.items()}
     if cfg.path:
         return Task(sets["trainA"], sets["trainB"], sets["testA"], sets["testB"])
     (train_a, test_a), (train_b, test_b) = split(sets["A"], cfg.test_fraction), split(sets["B"], cfg.test_fraction)

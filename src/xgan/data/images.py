@@ -29,8 +29,10 @@ def find_images(path: str | Path) -> list[Path]:
     return found
 
 
-def read_image(path: str | Path, size: int | None = None, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; transparency is composited on `background`; resized to size x size if given."""
+def read_image(path: str | Path, size: int | None = None, background: tuple[int, int, int] = (255, 255, 255),
+               crop: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; transparency is composited on `background`; `crop` (left, top, right, bottom, as
+    fractions of width and height) is cut out first; then resized to size x size if given."""
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
@@ -38,6 +40,9 @@ def read_image(path: str | Path, size: int | None = None, background: tuple[int,
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImageReadError(path, str(e) or type(e).__name__) from None
     image = to_rgb(image, background)
+    if crop is not None:
+        w, h = image.size
+        image = image.crop((round(crop[0] * w), round(crop[1] * h), round(crop[2] * w), round(crop[3] * h)))
     if size is not None and image.size != (size, size):
         image = image.resize((size, size), Image.BICUBIC, reducing_gap=3.0)
     return np.asarray(image, dtype=np.uint8)

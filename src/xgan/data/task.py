@@ -14,7 +14,9 @@ class ImageSet:
     """Images as uint8 (N, 3, H, W); labels, where known, are for evaluation only and never used in training."""
 
     images: torch.Tensor
-    labels: torch.Tensor | None = None
+    labels: torch.Tensor | None = None  # a class per image (digits, identities)
+    attributes: torch.Tensor | None = None  # (N, K) integer attributes (CelebA's 40 flags, CartoonSet's parts)
+    attribute_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.images)
@@ -23,8 +25,12 @@ class ImageSet:
         """`count` images evenly spaced through the set, with their labels; the whole set for None."""
         if count is None or count >= len(self):
             return self
-        idx = spread_indices(len(self), count)
-        return ImageSet(self.images[idx], None if self.labels is None else self.labels[idx])
+        return self.subset(spread_indices(len(self), count))
+
+    def subset(self, idx: torch.Tensor) -> ImageSet:
+        """The images at `idx` with their labels and attributes."""
+        return ImageSet(self.images[idx], None if self.labels is None else self.labels[idx],
+                        None if self.attributes is None else self.attributes[idx], self.attribute_names)
 
 
 def spread_indices(length: int, count: int) -> torch.Tensor:
