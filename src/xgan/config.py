@@ -36,6 +36,7 @@ class DataConfig:
     background: list[int] = field(default_factory=lambda: [255, 255, 255])  # transparency is composited on this
     strict: bool = False  # an unreadable file is an error instead of a skipped file (named in one warning)
     workers: Optional[int] = None  # decoding processes for the first load (then cached); None: one per core
+    max_images: Optional[int] = None  # per domain and split, for a quick run on part of a large dataset
 
 
 @dataclass

@@ -115,3 +115,16 @@ def test_train_on_two_folders_end_to_end(tmp_path):
     assert main(["train", "folders", *TINY, "train.steps=2", f"data.path_a={tmp_path / 'x'}",
                  f"data.path_b={tmp_path / 'y'}", "--out", str(run)]) == 0
     assert (run / "checkpoints" / "latest").exists()
+
+
+def test_faces_to_cartoons_task_reads_celeba_and_cartoonset(tmp_path):
+    from data.fixtures import write_cartoon, write_celeba
+
+    write_celeba(tmp_path / "celeba", [0, 0, 0, 2], np.random.default_rng(0))
+    for i in range(10):
+        write_cartoon(tmp_path / "cartoons", f"cs{i}", {"hair_color": (i % 3, 10)}, (i * 20, 0, 0, 255))
+    task = load_task(load_config("faces2cartoon", [f"data.path_a={tmp_path / 'celeba'}",
+                                                   f"data.path_b={tmp_path / 'cartoons'}", "data.image_size=16",
+                                                   "data.test_fraction=0.2"]).data)
+    assert [len(s) for s in (task.train_a, task.test_a, task.train_b, task.test_b)] == [3, 1, 8, 2]
+    assert task.train_a.attributes.shape == (3, 40) and task.test_b.attribute_names == ("hair_color",)

@@ -120,6 +120,24 @@ def checked(scan: FolderScan, folder: str | Path, strict: bool) -> FolderScan:
     return scan
 
 
+def load_faces2cartoon(cfg) -> Task:
+    """The paper's task from a DataConfig: CelebA (data.path_a, official splits) -> CartoonSet (data.path_b, the last
+    data.test_fraction held out)."""
+    from xgan.data.cartoonset import load_cartoonset
+    from xgan.data.celeba import load_celeba
+    from xgan.data.digits import cache_dir
+
+    if not (cfg.path_a and cfg.path_b):
+        raise ValueError("data.task=faces2cartoon needs data.path_a (CelebA root) and data.path_b (CartoonSet root)")
+    cache = cache_dir() / "folders"
+    faces = {split: load_celeba(cfg.path_a, split, cfg.image_size, cfg.max_images, cfg.strict, cache)
+             for split in ("train", "test")}
+    cartoons = load_cartoonset(cfg.path_b, cfg.image_size, None, cfg.strict, cache)
+    train_b, test_b = split(cartoons, cfg.test_fraction)
+    limit = cfg.max_images
+    return Task(faces["train"], train_b.spread(limit), faces["test"], test_b.spread(limit))
+
+
 def load_folders(cfg) -> Task:
     """The `folders` task from a DataConfig: data.path (trainA/trainB/testA/testB) or data.path_a + data.path_b."""
     from xgan.data.digits import cache_dir
@@ -152,5 +170,5 @@ def split(images: ImageSet, test_fraction: float) -> tuple[ImageSet, ImageSet]:
     test = spread_indices(count, test_count) if test_count else torch.zeros(0, dtype=torch.long)
     is_test = torch.zeros(count, dtype=torch.bool)
     is_test[test] = True
-    return ImageSet(images.images[~is_test]), ImageSet(images.images[is_test])
+    return images.subset(~is_test), images.subset(is_test)
 

@@ -74,7 +74,12 @@ def _folders(cfg) -> Task:
     return load_folders(cfg)
 
 
-TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "folders": _folders}
+def _faces2cartoon(cfg) -> Task:
+    from xgan.data.folders import load_faces2cartoon
+    return load_faces2cartoon(cfg)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "folders": _folders, "faces2cartoon": _faces2cartoon}
 
 
 def load_task(cfg) -> Task:
