@@ -21,6 +21,7 @@ from xgan.checkpoint import checkpoint_root, load_state, load_weights, resolve_c
 from xgan.config import Config, to_yaml
 from xgan.data import ImageSet, Task, load_task
 from xgan.data.task import to_model_range
+from xgan.distributed import barrier, join, local_device, mean_over_ranks, wrap
 from xgan.io import atomic_write_text
 from xgan.models import MODELS, Losses, TranslationModel
 from xgan.samples import save_image, translation_grid
@@ -48,12 +49,16 @@ def build_model(config: Config, device: torch.device | str = "cpu") -> Translati
 
 
 class StepBatches:
-    """Batch indices of step t: slice t of a per-epoch permutation seeded by (seed, epoch); drops the remainder."""
+    """Batch indices of step t: slice t of a per-epoch permutation seeded by (seed, epoch); drops the remainder.
+    Distributed, rank r of n takes every n-th image of that global batch, starting at r."""
 
-    def __init__(self, images: ImageSet, batch_size: int, seed: int) -> None:
+    def __init__(self, images: ImageSet, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
         if len(images) < batch_size:
             raise ValueError(f"the training set has {len(images)} images, fewer than train.batch_size={batch_size}")
+        if batch_size % world_size:
+            raise ValueError(f"train.batch_size={batch_size} (the global batch) must divide by the {world_size} processes")
         self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.rank, self.world_size = rank, world_size
         self.per_epoch = len(images) // batch_size
         self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
 
@@ -65,14 +70,16 @@ class StepBatches:
         return self._order[position * self.batch_size:(position + 1) * self.batch_size]
 
     def batch(self, step: int, device: torch.device) -> torch.Tensor:
-        return to_model_range(self.images.images[self.indices(step)].to(device, non_blocking=True))
+        mine = self.indices(step)[self.rank::self.world_size]
+        return to_model_range(self.images.images[mine].to(device, non_blocking=True))
 
 
 class Trainer:
     def __init__(self, config: Config, resume: str | Path | None = None, task: Task | None = None) -> None:
         self.config, cfg = config, config.train
         self.run_dir = Path(config.run_dir)
-        self.device = pick_device(cfg.device)
+        self.world = join(pick_device(cfg.device))
+        self.device = local_device(pick_device(cfg.device), self.world)
         torch.manual_seed(cfg.seed)
         self.task = task or load_task(config.data)
         self.model = build_model(config, self.device)
@@ -84,8 +91,10 @@ class Trainer:
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
-        self.batches_a = StepBatches(self.task.train_a, cfg.batch_size, cfg.seed * 2)
-        self.batches_b = StepBatches(self.task.train_b, cfg.batch_size, cfg.seed * 2 + 1)
+        self.compute_losses = wrap(self.model, self.device, self.world)
+        shard = (self.world.rank, self.world.size)
+        self.batches_a = StepBatches(self.task.train_a, cfg.batch_size, cfg.seed * 2, *shard)
+        self.batches_b = StepBatches(self.task.train_b, cfg.batch_size, cfg.seed * 2 + 1, *shard)
         self.fixed_a, self.fixed_b = (to_model_range(s.spread(SAMPLE_COUNT).images).to(self.device)
                                       for s in (self.task.test_a, self.task.test_b))
         self.step = 0
@@ -111,12 +120,12 @@ class Trainer:
         for phase, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] * factor
-            losses = self.model.losses(phase, a, b)
+            losses = self.compute_losses(phase, a, b)
             if not losses:
                 continue
             total = sum(weight * value for weight, value in losses.values())
             optimizer.zero_grad(set_to_none=True)
-            if not torch.isfinite(total):
+            if mean_over_ranks(torch.isfinite(total).float()) < 1:  # every rank takes the same branch
                 self.handle_nonfinite(phase, losses)
                 return {}  # skip the rest of the step too: later phases would learn from poisoned outputs
             total.backward()
@@ -136,12 +145,13 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------------------
     def fit(self) -> Path | None:
         cfg = self.config.train
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.config))
+        if self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.config))
         log.info("training %s on %s for %d steps into %s", self.config.model.name, self.device, cfg.steps, self.run_dir)
         last_saved = None
         progress = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True,
-                        disable=None)
+                        disable=None if self.world.is_main else True)
         started, first_step = time.perf_counter(), self.step
         while self.step < cfg.steps:
             a = self.batches_a.batch(self.step, self.device)
@@ -150,10 +160,13 @@ class Trainer:
             self.step += 1
             progress.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                logged = {k: mean_over_ranks(v) for k, v in logged.items()}  # a collective: every rank logs
                 scalars = {k: float(v) for k, v in logged.items()} | {f"stats/{k}": v for k, v in self.model.stats().items()}
                 scalars["speed/steps_per_s"] = (self.step - first_step) / (time.perf_counter() - started)
                 self.log_scalars(scalars)
                 progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("autoencoder/") or "gan" in k})
+            if not self.world.is_main:
+                continue
             if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
                 self.save_samples()
             if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
@@ -161,6 +174,7 @@ class Trainer:
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 last_saved = self.save()
         progress.close()
+        barrier()  # the other ranks wait for rank 0's last checkpoint
         if self._writer is not None:
             self._writer.close()
         return last_saved
@@ -174,6 +188,8 @@ class Trainer:
         return self._writer
 
     def log_scalars(self, scalars: dict[str, float]) -> None:
+        if not self.world.is_main:
+            return
         for name, value in scalars.items():
             if math.isfinite(value):
                 self.writer.add_scalar(name, value, self.step)

@@ -25,3 +25,16 @@ def test_changed_data_or_settings_train_a_new_classifier():
     _, other_settings = cached_classifier(train, "toy", ClassifierSettings(epochs=1))
     _, other_data = cached_classifier(pattern_set(300, 5), "toy")
     assert len({identifier, other_settings, other_data}) == 3
+
+
+def test_training_or_loading_leaves_the_callers_random_state_alike():
+    """A model built after its teacher must not initialise differently on a first run (cache miss)."""
+    images = pattern_set(64, seed=11)
+    settings = ClassifierSettings(epochs=1, seed=5)
+    after = []
+    for _ in range(2):  # the first call trains, the second loads
+        torch.manual_seed(0)
+        model, _ = cached_classifier(images, "rng-check", settings)
+        after.append(torch.rand(3))
+        assert not any(p.requires_grad or p.grad is not None for p in model.parameters())
+    torch.testing.assert_close(after[0], after[1])

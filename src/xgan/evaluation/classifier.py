@@ -98,6 +98,7 @@ def train_classifier(images: ImageSet, settings: ClassifierSettings = Classifier
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+    model.zero_grad(set_to_none=True)  # a frozen judge or teacher carries no training leftovers
     return model.eval().requires_grad_(False)
 
 
@@ -111,7 +112,8 @@ def cached_classifier(images: ImageSet, name: str, settings: ClassifierSettings 
         load_model(model, str(path))
         return model.eval().requires_grad_(False), identifier
     log.info("training the %s classifier (cached as %s)", name, path)
-    model = train_classifier(images, settings)
+    with torch.random.fork_rng():  # trained or read from the cache, the caller's RNG ends up the same
+        model = train_classifier(images, settings)
     atomic_write(path, lambda tmp: save_model(model, tmp), suffix=".safetensors")
     return model, identifier
 

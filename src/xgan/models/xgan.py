@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xgan.distributed import mean_over_ranks
 from xgan.models.base import Losses, TranslationModel
 from xgan.models.layers import (GradientReversal, ImagePool, down, downsamplings, gan_loss, make_norm, says_real,
                                 scaled, shared_pair, up)
@@ -235,7 +236,7 @@ class XGAN(TranslationModel):
             real_logits, fake_logits = judge(real), judge(pool.query(fake))
             kind = self.cfg.gan_loss
             accuracy = (says_real(real_logits, kind).float().mean() + (~says_real(fake_logits, kind)).float().mean()) / 2
-            self._stats[f"{name}_accuracy"] = float(accuracy.detach())
+            self._stats[f"{name}_accuracy"] = float(mean_over_ranks(accuracy))  # one decision on every rank
             if self._stats[f"{name}_accuracy"] < self.cfg.discriminator_threshold:
                 losses[name] = (1.0, gan_loss(real_logits, True, kind) + gan_loss(fake_logits, False, kind))
         return losses

@@ -1,0 +1,87 @@
+"""The Trainer under torch.distributed: 2 CPU processes with the gloo backend, as torchrun would start them."""
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+
+from conftest import TINY
+from xgan.config import load_config
+from xgan.trainer import Trainer
+
+WORLD = 2
+
+
+def config(run_dir, *overrides):
+    return load_config("digits", [*TINY, "train.device=cpu", f"run_dir={run_dir}", *overrides])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_rank(rank: int, port: int, job, args) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    try:
+        job(rank, *args)
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def launch(job, *args) -> None:
+    mp.spawn(as_rank, args=(free_port(), job, args), nprocs=WORLD, join=True)
+
+
+def one_step_gradients(rank: int, run_dir, out) -> None:
+    trainer = Trainer(config(run_dir))
+    trainer.train_step(trainer.batches_a.batch(0, trainer.device), trainer.batches_b.batch(0, trainer.device))
+    grads = {name: p.grad for name, p in trainer.model.named_parameters() if p.grad is not None}
+    torch.save(grads, f"{out}/rank{rank}.pt")
+
+
+def test_two_processes_compute_the_gradients_of_one_process_on_the_whole_batch(tmp_path):
+    launch(one_step_gradients, tmp_path / "ddp", tmp_path)
+    single = Trainer(config(tmp_path / "single"))
+    assert single.world.size == 1
+    single.train_step(single.batches_a.batch(0, single.device), single.batches_b.batch(0, single.device))
+    expected = {name: p.grad for name, p in single.model.named_parameters() if p.grad is not None}
+    for rank in range(WORLD):
+        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        assert got.keys() == expected.keys() and len(got) > 10
+        bad = {name: float((got[name] - grad).abs().max() / grad.abs().max().clamp_min(1e-12))
+               for name, grad in expected.items() if not torch.allclose(got[name], grad, rtol=1e-4, atol=1e-6)}
+        assert not bad, f"rank {rank}: relative max differences {bad}"
+
+
+def train(rank: int, run_dir, steps: int, resume: bool) -> None:
+    cfg = config(run_dir, f"train.steps={steps}")
+    Trainer(cfg, resume=run_dir if resume else None).fit()
+
+
+def test_a_two_process_run_resumes_from_its_checkpoint_exactly(tmp_path):
+    launch(train, tmp_path / "whole", 4, False)
+    launch(train, tmp_path / "halves", 2, False)
+    launch(train, tmp_path / "halves", 4, True)
+    whole = load_file(tmp_path / "whole" / "checkpoints" / "step_00000004" / "model.safetensors")
+    resumed = load_file(tmp_path / "halves" / "checkpoints" / "step_00000004" / "model.safetensors")
+    for name, tensor in whole.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_the_global_batch_must_divide_by_the_processes():
+    from xgan.data import ImageSet
+    from xgan.trainer import StepBatches
+
+    images = ImageSet(torch.zeros(20, 3, 4, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="divide"):
+        StepBatches(images, 9, 0, rank=0, world_size=2)
+    shards = [StepBatches(images, 8, 0, r, 2).indices(0)[r::2] for r in range(2)]
+    assert sorted(torch.cat(shards).tolist()) == sorted(StepBatches(images, 8, 0).indices(0).tolist())
