@@ -76,10 +76,10 @@ class LossesOf(nn.Module):
 
 
 def wrap(model: nn.Module, device: torch.device, world: World):
-    """model.losses, through DistributedDataParallel when distributed. Buffers are not broadcast: each rank keeps
+    """model.losses inside DistributedDataParallel when distributed (None otherwise). Buffers are not broadcast: each rank keeps
     its own image pool, and every other buffer moves identically on all ranks."""
     if not world.distributed:
-        return model.losses
+        return None
     import warnings
 
     from torch.nn.parallel import DistributedDataParallel

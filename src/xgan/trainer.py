@@ -91,7 +91,7 @@ class Trainer:
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
-        self.compute_losses = wrap(self.model, self.device, self.world)
+        self.parallel = wrap(self.model, self.device, self.world)
         shard = (self.world.rank, self.world.size)
         self.batches_a = StepBatches(self.task.train_a, cfg.batch_size, cfg.seed * 2, *shard)
         self.batches_b = StepBatches(self.task.train_b, cfg.batch_size, cfg.seed * 2 + 1, *shard)
@@ -106,6 +106,9 @@ class Trainer:
             self.restore(resolve_checkpoint(resume))
 
     # -- one step ------------------------------------------------------------------------------------------
+    def compute_losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
+        return self.parallel(phase, a, b) if self.parallel is not None else self.model.losses(phase, a, b)
+
     def lr_factor(self) -> float:
         """Multiplier of every learning rate at this step: 1, then linearly to 0 over the last lr_decay_steps."""
         cfg = self.config.train
