@@ -58,10 +58,6 @@ class Translator:
         self.device = next(model.parameters()).device
         self._index = None
 
-    @property
-    def has_embedding(self) -> bool:
-        return self.model.encode(torch.zeros(1, 3, self.image_size, self.image_size, device=self.device), "a") is not None
-
     @torch.no_grad()
     def translate(self, images: ImageLike, to: str = "b", size: str = "input") -> ImageLike:
         """Images of domain `other(to)` translated into domain `to` ('a' or 'b')."""
@@ -101,7 +97,7 @@ class Translator:
         from xgan.evaluation.neighbors import EmbeddingIndex
 
         if self._index is None:
-            if not self.has_embedding:
+            if not self.model.has_embedding:
                 raise ValueError(f"model '{self.config.model.name}' has no shared embedding to search")
             self._index = EmbeddingIndex.build(self.model, load_task(self.config.data), per_domain)
         return self._index

@@ -193,7 +193,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
     device = pick_device(args.device)
     model, config, _ = load_trained(args.checkpoint, device)
-    if model.encode(torch.zeros(1, 3, config.data.image_size, config.data.image_size, device=device), "a") is None:
+    if not model.has_embedding:
         raise ValueError(f"model '{config.model.name}' has no shared embedding to search")
     query = to_model_range(torch.from_numpy(np.array(read_image(Path(args.query), config.data.image_size))).permute(2, 0, 1)[None])
     index = EmbeddingIndex.build(model, load_task(config.data))

@@ -93,7 +93,7 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
     """The demo app around one translator; neighbours come from up to `index_size` test images per domain."""
     names = domain_names or {"a": "A", "b": "B"}
     model_lock = threading.Lock()  # one model call at a time: torch already uses every core for each
-    searchable = translator.has_embedding
+    searchable = translator.model.has_embedding
     index = translator.embedding_index(index_size) if searchable else None
     samples = {d: spread_samples(index, d) for d in ("a", "b")} if searchable else {}
     app = FastAPI(title="xgan demo", docs_url=None, redoc_url=None)

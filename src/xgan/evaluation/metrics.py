@@ -48,7 +48,7 @@ def semantic_distances(model: TranslationModel, x: torch.Tensor, source: str) ->
         z_back = model.encode(model.decode(z, target), target)
         return (z - z_back).norm(dim=1) / z.norm(dim=1).clamp_min(1e-8)
 
-    if model.encode(x[:1], source) is None:
+    if not model.has_embedding:
         return None
     return batched(distance, x)
 

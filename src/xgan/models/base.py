@@ -29,6 +29,11 @@ class TranslationModel(nn.Module):
         """Images of the other domain in [-1, 1]; `to` is 'a' or 'b', the domain of the output."""
         raise NotImplementedError
 
+    @property
+    def has_embedding(self) -> bool:
+        """Whether the model has a shared embedding: it overrides `encode`."""
+        return type(self).encode is not TranslationModel.encode
+
     def encode(self, x: torch.Tensor, domain: str) -> torch.Tensor | None:
         """The shared embedding of images of `domain`, for models that have one."""
         return None
