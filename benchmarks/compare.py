@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 from quality import RESULTS, train_and_score
 from readme_block import replace_block
 
@@ -26,7 +26,7 @@ from xgan.checkpoint import load_trained
 from xgan.config import load_config
 from xgan.data import load_task
 from xgan.data.task import to_model_range
-from xgan.samples import tile
+from xgan.samples import labelled_grid
 from xgan.trainer import Trainer
 
 MODELS = [("XGAN", "{task}"), ("DTN", "dtn-{task}"), ("fine-tuned DTN", "dtn-finetuned-{task}"),
@@ -70,15 +70,7 @@ def side_by_side(runs: list[tuple[str, Path]], task_config, count: int = 10, sca
                 with torch.no_grad():
                     rows.append(model.translate(x, to=target))
                 names.append(f"{label} {source.upper()}->{target.upper()}")
-    pixels = tile(rows)
-    grid = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
-    label_width, row_height = 170, rows[0].shape[-2] * scale
-    canvas = Image.new("RGB", (grid.width + label_width, grid.height), "white")
-    canvas.paste(grid, (label_width, 0))
-    draw = ImageDraw.Draw(canvas)
-    for i, name in enumerate(names):
-        draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
-    return canvas
+    return labelled_grid(rows, names, scale, label_width=170)
 
 
 def fmt(value: float | None, digits: int = 3) -> str:

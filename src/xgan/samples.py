@@ -39,12 +39,17 @@ def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, 
     model.eval()
     panels = [direction_rows(model, x, source) for x, source in ((a, "a"), (b, "b")) if other(source) in model.directions]
     model.train(was_training)
-    names = [name for panel in panels for name in panel]
-    pixels = np.concatenate([tile(list(panel.values())) for panel in panels])
+    rows = {name: row for panel in panels for name, row in panel.items()}
+    return labelled_grid(list(rows.values()), list(rows), scale)
+
+
+def labelled_grid(rows: list[torch.Tensor], names: list[str], scale: int = 2, label_width: int = LABEL_WIDTH) -> Image.Image:
+    """Rows of (N, 3, H, W) images in [-1, 1], enlarged `scale` times, each named in a white column on the left."""
+    pixels = tile(rows)
     image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
-    canvas = Image.new("RGB", (image.width + LABEL_WIDTH, image.height), "white")
-    canvas.paste(image, (LABEL_WIDTH, 0))
-    draw, row_height = ImageDraw.Draw(canvas), a.shape[-2] * scale
+    canvas = Image.new("RGB", (image.width + label_width, image.height), "white")
+    canvas.paste(image, (label_width, 0))
+    draw, row_height = ImageDraw.Draw(canvas), rows[0].shape[-2] * scale
     for i, name in enumerate(names):
         draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
     return canvas

@@ -1,5 +1,3 @@
-import torch
-
 from toys import IdentityTranslator, pattern_set
 from xgan.data import Task
 from xgan.data.task import to_model_range

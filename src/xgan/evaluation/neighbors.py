@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from xgan.data import Task
 from xgan.data.task import to_model_range
 from xgan.evaluation.metrics import batched
 from xgan.models.base import TranslationModel
-from xgan.samples import tile
+from xgan.samples import labelled_grid
 
 
 @dataclass
@@ -62,14 +61,8 @@ def neighbors_grid(model: TranslationModel, index: EmbeddingIndex, query: torch.
     rows = [torch.cat([query, torch.zeros_like(neighbours[:-1])]) if k > 1 else query, neighbours,
             *[model.decode(z_neighbours, d) for d in decoded]]
     model.train(was_training)
-    pixels = tile(rows)
-    image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
-    label_width, row_height = 96, query.shape[-2] * scale
-    canvas = Image.new("RGB", (image.width + label_width, image.height), "white")
-    canvas.paste(image, (label_width, 0))
-    draw = ImageDraw.Draw(canvas)
-    for i, name in enumerate([f"query ({query_domain.upper()})", "neighbours", *[f"decoded as {d.upper()}" for d in decoded]]):
-        draw.text((4, i * row_height + row_height // 2 - 6), name, fill="black")
+    names = [f"query ({query_domain.upper()})", "neighbours", *[f"decoded as {d.upper()}" for d in decoded]]
+    canvas = labelled_grid(rows, names, scale, label_width=96)
     found = [dict(zip(("domain", "index"), index.position(i)), distance=float(d))
              for i, d in zip(indices.tolist(), distances.tolist())]
     return canvas, found
