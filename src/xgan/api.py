@@ -25,6 +25,7 @@ from PIL import Image
 from xgan.data.images import to_rgb
 from xgan.data.task import resize_uint8, to_model_range, to_uint8
 from xgan.models.base import TranslationModel, other
+from xgan.samples import to_pil
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, Sequence[Image.Image]]
 
@@ -88,7 +89,7 @@ class Translator:
             raise ValueError(f"neighbors takes one query image, not {len(z)}")
         index = self.embedding_index()
         indices, distances = index.nearest(z.to(index.embeddings.device), k)
-        return [Neighbor(*index.position(i), float(d), Image.fromarray(to_uint8(index.images[i]).permute(1, 2, 0).cpu().numpy()))
+        return [Neighbor(*index.position(i), float(d), to_pil(index.images[i]))
                 for i, d in zip(indices[0].tolist(), distances[0].tolist())]
 
     def embedding_index(self, per_domain: int | None = None):

@@ -15,6 +15,11 @@ from xgan.models.base import TranslationModel, other
 LABEL_WIDTH = 84
 
 
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """One (3, H, W) image in [-1, 1] as a PIL image."""
+    return Image.fromarray(to_uint8(image).permute(1, 2, 0).cpu().numpy())
+
+
 def tile(rows: list[torch.Tensor]) -> np.ndarray:
     """Rows of (N, 3, H, W) images in [-1, 1] as one (rows*H, N*W, 3) uint8 array."""
     return np.concatenate([np.concatenate(list(to_uint8(r).permute(0, 2, 3, 1).cpu().numpy()), axis=1) for r in rows])

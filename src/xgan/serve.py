@@ -28,8 +28,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from xgan.api import Translator
 from xgan.data.images import to_rgb
-from xgan.data.task import spread_indices, to_uint8
+from xgan.data.task import spread_indices
 from xgan.models.base import other
+from xgan.samples import to_pil
 
 MAX_UPLOAD_BYTES = 10 * 2 ** 20
 MAX_PIXELS = 4096 * 4096  # refused before decoding: a 50 kB PNG can otherwise expand to gigabytes
@@ -38,10 +39,14 @@ SAMPLES_PER_DOMAIN = 8
 NEIGHBORS = 6
 
 
-def png_data_url(image: Image.Image) -> str:
+def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
+
+
+def png_data_url(image: Image.Image) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
 
 
 def decode_upload(data: bytes) -> Image.Image:
@@ -113,9 +118,7 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
     def sample(domain: str, i: int) -> Response:
         if domain not in samples or not 0 <= i < len(samples[domain]):
             raise HTTPException(404, f"no sample {domain}/{i}")
-        buffer = io.BytesIO()
-        Image.fromarray(to_uint8(samples[domain][i]).permute(1, 2, 0).cpu().numpy()).save(buffer, format="PNG")
-        return Response(buffer.getvalue(), media_type="image/png")
+        return Response(png_bytes(to_pil(samples[domain][i])), media_type="image/png")
 
     def work(image: Image.Image, to: str) -> dict:
         source = other(to)
