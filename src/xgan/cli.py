@@ -19,6 +19,14 @@ EPILOG_TRAIN = """examples:
 """
 
 
+def add_checkpoint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from xgan.config import preset_names
 
@@ -41,41 +49,41 @@ def build_parser() -> argparse.ArgumentParser:
     translate = commands.add_parser("translate", help="translate an image or a folder of images",
                                     description="Translate images with a trained checkpoint. Images of domain A "
                                                 "go --to b, images of domain B go --to a.")
-    translate.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    add_checkpoint(translate)
     translate.add_argument("input", help="an image file or a folder (searched recursively)")
     translate.add_argument("--to", choices=("a", "b"), required=True, help="the domain to translate into")
     translate.add_argument("--out", required=True, help="output folder (PNG files, same relative names)")
-    translate.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
+    add_device(translate)
     translate.add_argument("--batch-size", type=int, default=64)
 
     evaluate = commands.add_parser("eval", help="score a checkpoint: metrics.json, report.md and grids",
                                    description="Score a checkpoint on its task's test splits: class preservation "
                                                "(labelled tasks), KID/FID in an offline feature space, semantic "
                                                "consistency distance. Writes RUN/eval/<checkpoint>/ unless --out.")
-    evaluate.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    add_checkpoint(evaluate)
     evaluate.add_argument("--count", type=int, help="test images per domain [all]")
     evaluate.add_argument("--features", help="KID/FID feature extractor: a TorchScript file, or "
                                              "package.module:factory[@weights.safetensors] [offline LeNet features]")
     evaluate.add_argument("--out", help="output folder [RUN/eval/<checkpoint>]")
-    evaluate.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
+    add_device(evaluate)
 
     neighbors = commands.add_parser("neighbors", help="nearest test images to a query in the shared embedding",
                                     description="Embed QUERY_IMAGE, find its k nearest embeddings among both "
                                                 "domains' test images, and write a grid of them decoded through "
                                                 "both decoders.")
-    neighbors.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    add_checkpoint(neighbors)
     neighbors.add_argument("query", help="an image file")
     neighbors.add_argument("--domain", choices=("a", "b"), required=True, help="the domain the query belongs to")
     neighbors.add_argument("-k", type=int, default=8, help="neighbours to show [8]")
     neighbors.add_argument("--out", help="PNG to write [QUERY_neighbors.png beside the query]")
-    neighbors.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
+    add_device(neighbors)
 
     export = commands.add_parser("export", help="export the translators as ONNX or TorchScript",
                                  description="Export each translation direction of a checkpoint: float32 "
                                              "(N, 3, S, S) input in [-1, 1] (pixel / 127.5 - 1), any batch size N, "
                                              "output in the same range. Writes RUN/export/<checkpoint>_to_<b|a>"
                                              ".onnx|.pt unless --out.")
-    export.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    add_checkpoint(export)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--to", choices=("a", "b"), help="only the direction into this domain [every direction]")
     export.add_argument("--out", help="output folder [RUN/export]")
@@ -94,10 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Serve a demo page: upload or drop an image (or pick a test sample), "
                                             "choose the direction, see the translation and the nearest test "
                                             "images in the shared embedding.")
-    serve.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    add_checkpoint(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind [127.0.0.1: this machine only]")
     serve.add_argument("--port", type=int, default=7860)
-    serve.add_argument("--device", default="auto", help="auto | cpu | cuda | mps [auto]")
+    add_device(serve)
     return parser
 
 
@@ -234,10 +242,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from xgan.data.digits import cache_dir
-    from xgan.data.folders import describe
+    from xgan.data.folders import LAYOUT, describe
 
     root = Path(args.path)
-    layout = [root / name for name in ("trainA", "trainB", "testA", "testB")]
+    layout = [root / name for name in LAYOUT]
     folders = [p for p in layout if p.is_dir()] or [root]
     reports = [describe(folder, args.size, cache=cache_dir() / "folders") for folder in folders]
     print("\n".join(reports))

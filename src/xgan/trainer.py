@@ -78,8 +78,9 @@ class Trainer:
     def __init__(self, config: Config, resume: str | Path | None = None, task: Task | None = None) -> None:
         self.config, cfg = config, config.train
         self.run_dir = Path(config.run_dir)
-        self.world = join(pick_device(cfg.device))
-        self.device = local_device(pick_device(cfg.device), self.world)
+        device = pick_device(cfg.device)
+        self.world = join(device)
+        self.device = local_device(device, self.world)
         torch.manual_seed(cfg.seed)
         self.task = task or load_task(config.data)
         self.model = build_model(config, self.device)

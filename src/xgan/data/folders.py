@@ -25,6 +25,7 @@ from xgan.data.task import ImageSet, Task, spread_indices
 from xgan.io import atomic_write
 
 log = logging.getLogger("xgan")
+LAYOUT = ("trainA", "trainB", "testA", "testB")  # the unaligned layout of CycleGAN's datasets
 CACHE_VERSION = 1  # bump when decoding changes, so stale caches are not reused
 
 
@@ -144,7 +145,7 @@ def load_folders(cfg) -> Task:
 
     if cfg.path:
         root = Path(cfg.path)
-        folders = {name: root / name for name in ("trainA", "trainB", "testA", "testB")}
+        folders = {name: root / name for name in LAYOUT}
         missing = [str(p) for p in folders.values() if not p.is_dir()]
         if missing:
             raise FileNotFoundError(f"data.path {root} lacks the folder(s) {', '.join(missing)} "
