@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 from quality import RESULTS, train_and_score
-from readme_block import replace_block
+from readme_block import publish
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
@@ -121,9 +121,7 @@ def main() -> int:
             "or DTN's fixed f).\n\n" + table(rows) + f"\n![the same test inputs translated by each model]"
             f"(benchmarks/results/{picture.name})\n")
     (RESULTS / f"compare_{args.task}.md").write_text(text)
-    print(text)
-    if args.readme:
-        replace_block(f"compare_{args.task}", text)
+    publish(text, f"compare_{args.task}" if args.readme else None)
     return 0
 
 

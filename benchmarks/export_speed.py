@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 import torch
-from readme_block import replace_block
+from readme_block import publish
 from untrained import untrained_run
 
 from xgan.checkpoint import load_trained
@@ -72,9 +72,7 @@ def main() -> int:
             f"| ONNX vs PyTorch, max abs difference (batches 1, 7, 32; outputs in [−1, 1]) | {worst:.2e} |\n"
             f"| one {size} px image, PyTorch eager (median of {args.repeats}) | {torch_ms:.2f} ms |\n"
             f"| one {size} px image, onnxruntime (median of {args.repeats}) | {ort_ms:.2f} ms |\n")
-    print(text)
-    if args.readme:
-        replace_block("export", text)
+    publish(text, "export" if args.readme else None)
     print(f"onnx_max_abs_diff {worst:.3e}")
     return 0
 

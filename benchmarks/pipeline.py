@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from readme_block import replace_block
+from readme_block import publish
 
 from xgan.config import load_config
 from xgan.data.folders import decode_files
@@ -93,9 +93,7 @@ def main() -> int:
             f"| later loads, reading the cache | {reread:.2f} s |\n"
             f"| batches served from memory (batch 32) | {served:,.0f} images/s |\n"
             f"| XGAN-64 training step (seed table, GAN on, batch 32 per domain) | {step:.2f} s = {consumed:.0f} images/s |\n")
-    print(text)
-    if args.readme:
-        replace_block("pipeline", text)
+    publish(text, "pipeline" if args.readme else None)
     print(f"pipeline_vs_step {served / consumed:.1f}")
     return 0
 

@@ -21,5 +21,12 @@ def replace_block(name: str, text: str, readme: Path = README) -> None:
     readme.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), content))
 
 
+def publish(text: str, block: str | None) -> None:
+    """Print a benchmark's figures, and write them into README.md's `block` when one is named."""
+    print(text)
+    if block:
+        replace_block(block, text)
+
+
 if __name__ == "__main__":
     replace_block(sys.argv[1], sys.stdin.read())

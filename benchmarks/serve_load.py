@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
-from readme_block import replace_block
+from readme_block import publish
 from untrained import untrained_run
 
 
@@ -95,9 +95,7 @@ def main() -> int:
             f"{'untrained digits-preset model' if not args.checkpoint else run}.\n\n"
             "| requests/s | p50 latency | p99 latency | failed |\n|---|---|---|---|\n"
             f"| {rate:.1f} | {p50:.0f} ms | {p99:.0f} ms | {failed} |\n")
-    print(text)
-    if args.readme:
-        replace_block("serve_load", text)
+    publish(text, "serve_load" if args.readme else None)
     print(f"requests_per_s {rate:.2f}")
     return 1 if failed else 0
 
