@@ -38,8 +38,7 @@ def cpu_seconds_per_step(preset: str, run_dir: Path) -> float:
     """Process CPU time of one training step of `preset`, after two warm-up steps."""
     trainer = Trainer(load_config(preset, [f"run_dir={run_dir}", "train.eval_every=0", "train.best_metric=",
                                            "train.lr_decay_steps=0"]))
-    batches = [(trainer.batches_a.batch(s, trainer.device), trainer.batches_b.batch(s, trainer.device))
-               for s in range(CALIBRATION_STEPS + 2)]
+    batches = [trainer.batch(s) for s in range(CALIBRATION_STEPS + 2)]
     for a, b in batches[:2]:
         trainer.train_step(a, b)
     start = time.process_time()

@@ -11,7 +11,7 @@ from xgan.trainer import NonFiniteLossError, StepBatches, Trainer, pick_device
 
 def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
     trainer = Trainer(tiny_config(), task=random_task())
-    a, b = trainer.batches_a.batch(0, trainer.device), trainer.batches_b.batch(0, trainer.device)
+    a, b = trainer.batch(0)
 
     def reconstruction() -> float:
         with torch.no_grad():
@@ -36,9 +36,7 @@ def test_batches_depend_only_on_seed_and_step_and_cover_each_epoch():
 def losses_per_step(trainer: Trainer, steps: int) -> list[dict[str, float]]:
     out = []
     while trainer.step < steps:
-        a = trainer.batches_a.batch(trainer.step, trainer.device)
-        b = trainer.batches_b.batch(trainer.step, trainer.device)
-        out.append({k: float(v) for k, v in trainer.train_step(a, b).items()})
+        out.append({k: float(v) for k, v in trainer.train_step(*trainer.batch(trainer.step)).items()})
         trainer.step += 1
     return out
 
@@ -86,7 +84,7 @@ def test_skip_mode_skips_the_poisoned_update_and_goes_on(tiny_config):
     poison_at(trainer, step=2)
     before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
     trainer.step = 1
-    logged = trainer.train_step(trainer.batches_a.batch(1, trainer.device), trainer.batches_b.batch(1, trainer.device))
+    logged = trainer.train_step(*trainer.batch(1))
     assert logged == {} and trainer.skipped_steps == 1
     assert all(torch.equal(before[k], v) for k, v in trainer.model.named_parameters())  # no update applied
     trainer.fit()

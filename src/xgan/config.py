@@ -39,6 +39,9 @@ class DataConfig:
     max_images: Optional[int] = None  # per domain and split, for a quick run on part of a large dataset
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
 @dataclass
 class TrainConfig:
     steps: int = 2000
@@ -58,10 +61,17 @@ class TrainConfig:
     eval_every: int = 0  # score the model (xgan eval's metrics) every N steps on a fixed test subset; 0: never
     eval_count: int = 500  # test images per domain for those scores
     best_metric: Optional[str] = None  # keep checkpoints/best by this metric (e.g. class_preservation_ab)
+    # Speed (benchmarks/speed.py measures each): fp32 | bf16 | fp16 autocast (fp16 with a gradient scaler; both
+    # for CUDA), channels_last memory format, torch.compile of the model's networks. Adam is fused where it can be.
+    precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ("stop", "skip"):
             raise ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', not '{self.on_nonfinite}'")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not '{self.precision}'")
         if not 0 <= self.lr_decay_steps <= self.steps:
             raise ConfigError(f"train.lr_decay_steps must be in [0, train.steps={self.steps}], not {self.lr_decay_steps}")
         for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",

@@ -48,6 +48,15 @@ def build_model(config: Config, device: torch.device | str = "cpu") -> Translati
     return MODELS[config.model.name](config.model, config.data.image_size).to(device)
 
 
+def make_optimizer(params: list[torch.nn.Parameter], lr: float, betas: tuple[float, float],
+                   device: torch.device) -> torch.optim.Adam:
+    """Adam, fused into one kernel per step where PyTorch has one for the device (CPU and CUDA)."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if device.type in ("cpu", "cuda") else None)
+
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 class StepBatches:
     """Batch indices of step t: slice t of a per-epoch permutation seeded by (seed, epoch); drops the remainder.
     Distributed, rank r of n takes every n-th image of that global batch, starting at r."""
@@ -84,11 +93,19 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.task = task or load_task(config.data)
         self.model = build_model(config, self.device)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        if cfg.compile:
+            for module in self.model.children():
+                if any(True for _ in module.parameters()):
+                    module.compile()
         self.optimizers = {
-            name: torch.optim.Adam(params, lr=cfg.discriminator_lr if name.startswith("discriminator") else cfg.lr,
-                                   betas=(cfg.beta1, cfg.beta2))
+            name: make_optimizer(params, cfg.discriminator_lr if name.startswith("discriminator") else cfg.lr,
+                                 (cfg.beta1, cfg.beta2), self.device)
             for name, params in self.model.optimizer_groups().items()
         }
+        self.autocast_dtype = AUTOCAST_DTYPES[cfg.precision]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -107,8 +124,13 @@ class Trainer:
             self.restore(resolve_checkpoint(resume))
 
     # -- one step ------------------------------------------------------------------------------------------
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(batches.batch(step, self.device).contiguous(memory_format=self.memory_format)
+                     for batches in (self.batches_a, self.batches_b))
+
     def compute_losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
-        return self.parallel(phase, a, b) if self.parallel is not None else self.model.losses(phase, a, b)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+            return self.parallel(phase, a, b) if self.parallel is not None else self.model.losses(phase, a, b)
 
     def lr_factor(self) -> float:
         """Multiplier of every learning rate at this step: 1, then linearly to 0 over the last lr_decay_steps."""
@@ -132,10 +154,11 @@ class Trainer:
             if mean_over_ranks(torch.isfinite(total).float()) < 1:  # every rank takes the same branch
                 self.handle_nonfinite(phase, losses)
                 return {}  # skip the rest of the step too: later phases would learn from poisoned outputs
-            total.backward()
-            optimizer.step()
+            self.scaler.scale(total).backward()
+            self.scaler.step(optimizer)
             logged.update({f"{phase}/{name}": value.detach() for name, (_, value) in losses.items()})
             logged[f"{phase}/total"] = total.detach()
+        self.scaler.update()
         return logged
 
     def handle_nonfinite(self, phase: str, losses: Losses) -> None:
@@ -158,9 +181,7 @@ class Trainer:
                         disable=None if self.world.is_main else True)
         started, first_step = time.perf_counter(), self.step
         while self.step < cfg.steps:
-            a = self.batches_a.batch(self.step, self.device)
-            b = self.batches_b.batch(self.step, self.device)
-            logged = self.train_step(a, b)
+            logged = self.train_step(*self.batch(self.step))
             self.step += 1
             progress.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
@@ -236,6 +257,7 @@ class Trainer:
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "grad_scaler": self.scaler.state_dict(),
         }
 
     def save(self) -> Path:
@@ -249,6 +271,8 @@ class Trainer:
             optimizer.load_state_dict(state["optimizers"][name])
         self.step, self.skipped_steps = int(state["step"]), int(state.get("skipped_steps", 0))
         self.best = state.get("best")
+        if state.get("grad_scaler"):
+            self.scaler.load_state_dict(state["grad_scaler"])
         torch.set_rng_state(state["rng_cpu"])
         if state["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])

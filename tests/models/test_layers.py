@@ -27,6 +27,37 @@ def test_image_pool_fills_then_mixes_history_and_keeps_its_content_in_the_state_
     assert {"images", "count"} <= set(pool.state_dict())
 
 
+def sequential_pool(stored: list, batch: list, coins: list, slots: list) -> list:
+    """The pool's rule one image at a time, as CycleGAN states it, with given coin flips and slot draws."""
+    out, draws = [], iter(zip(coins, slots))
+    for image in batch:
+        if len(stored) < 4:
+            stored.append(image)
+            out.append(image)
+            continue
+        coin, slot = next(draws)
+        if coin < 0.5:
+            out.append(stored[slot])
+            stored[slot] = image
+        else:
+            out.append(image)
+    return out
+
+
+def test_image_pool_matches_the_one_image_at_a_time_rule_also_when_a_slot_is_drawn_twice():
+    pool = ImagePool(capacity=4, image_shape=(1, 1, 1))
+    pool.query(torch.arange(2.0).view(2, 1, 1, 1))  # half full: the next batch first fills, then swaps
+    batch = torch.arange(10.0, 40.0).view(30, 1, 1, 1)
+    torch.manual_seed(3)
+    coins, slots = torch.rand(28).tolist(), torch.randint(4, (28,)).tolist()
+    assert len(set(s for c, s in zip(coins, slots) if c < 0.5)) < sum(c < 0.5 for c in coins)  # repeats happen
+    stored = [0.0, 1.0]
+    expected = sequential_pool(stored, batch.flatten().tolist(), coins, slots)
+    torch.manual_seed(3)
+    assert pool.query(batch).flatten().tolist() == expected
+    assert pool.images.flatten().tolist() == stored and int(pool.count) == 4
+
+
 def test_pool_of_capacity_zero_returns_its_input():
     batch = torch.randn(3, 3, 4, 4)
     assert torch.equal(ImagePool(0, (3, 4, 4)).query(batch), batch)

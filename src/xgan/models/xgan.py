@@ -23,7 +23,7 @@ from torch import nn
 
 from xgan.distributed import mean_over_ranks
 from xgan.models.base import Losses, TranslationModel
-from xgan.models.layers import (GradientReversal, ImagePool, down, downsamplings, gan_loss, make_norm, says_real,
+from xgan.models.layers import (GradientReversal, ImagePool, ProjectTo4x4, down, downsamplings, gan_loss, make_norm, says_real,
                                 scaled, shared_pair, up)
 from xgan.models.teachers import load_extractor
 
@@ -91,7 +91,7 @@ def decoder_layers(image_size: int, embedding_dim: int, width: float, norm: str)
     """1x1 -> 4x4x512, then transposed convs halving the channels up to image_size x 3: the first two are shared."""
     stages = downsamplings(image_size)
     channels = [scaled(512 // 2 ** i, width) for i in range(stages)] + [3]
-    project = nn.Sequential(nn.Unflatten(1, (embedding_dim, 1, 1)), nn.ConvTranspose2d(embedding_dim, channels[0], 4),
+    project = nn.Sequential(nn.Unflatten(1, (embedding_dim, 1, 1)), ProjectTo4x4(embedding_dim, channels[0]),
                             make_norm(norm, channels[0]), nn.ReLU(inplace=True))
     ups = [up(c_in, c_out, norm, last=c_out == 3) for c_in, c_out in zip(channels, channels[1:])]
     return [project, *ups]
