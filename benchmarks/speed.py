@@ -16,7 +16,7 @@ may use TF32 (PyTorch's cudnn default) while the GEMM reference does not.
 
 Models at their reference widths: XGAN with seed 001's layer table and the faces2cartoon losses (GAN on),
 CycleGAN's ResNet generator with 64 filters, DTN's decoder at XGAN's width 1 on the printed-digit LeNet.
-Variants change one thing each against 'shipped' (the defaults every run gets).
+Variants change one thing each against 'shipped' (the defaults every run gets); 'a+b' combines two.
 """
 
 from __future__ import annotations
@@ -97,14 +97,16 @@ def measure(model_name: str, size: int, batch: int, variant: str, device_spec: s
     """One configuration, in this process."""
     preset, overrides = PRESETS[model_name]
     work = Path(tempfile.mkdtemp(prefix="xgan_speed_"))
-    config = load_config(preset, [*overrides, *VARIANTS[variant], f"data.image_size={size}", f"train.batch_size={batch}",
+    changes = [override for name in variant.split("+") for override in VARIANTS[name]]
+    config = load_config(preset, [*overrides, *changes, f"data.image_size={size}", f"train.batch_size={batch}",
                                   f"train.device={device_spec}", "train.eval_every=0", "train.best_metric=",
                                   f"run_dir={work}"])
     generator = torch.Generator().manual_seed(0)
     images = [ImageSet(torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=generator))
               for n in (2 * batch, 2 * batch, batch, batch)]
     trainer = Trainer(config, task=Task(*images))
-    undo_optimisation(trainer, variant)
+    for name in variant.split("+"):
+        undo_optimisation(trainer, name)
     device = trainer.device
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -140,12 +142,16 @@ def run_isolated(args: argparse.Namespace, model: str, size: int, variant: str) 
     if done.returncode != 0:
         print(f"{model} {size}px {variant}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
         return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"{model} {size}px {variant}: {row['step_ms']:.1f} ms/step", file=sys.stderr, flush=True)
+    return row
 
 
 def table(rows: list[dict], gemm: float, device: torch.device, threads: int) -> str:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {threads} threads"
-    lines = [f"{where}, torch {torch.__version__}; fp32 GEMM {gemm / 1e9:.1f} GFLOP/s; batch {rows[0]['batch']}.", "",
+    half = f", bf16 GEMM {gemm_flops_per_s(device, torch.bfloat16) / 1e9:.1f} GFLOP/s" if device.type == "cuda" else ""
+    lines = [f"{where}, torch {torch.__version__}; fp32 GEMM {gemm / 1e9:.1f} GFLOP/s{half}; batch {rows[0]['batch']}; "
+             f"ratios in brackets are of fp32 GEMM.", "",
              "| model | px | variant | train step ms | train img/s | GFLOP/step | GFLOP/s (of GEMM) | 1-image latency ms "
              "| inference img/s | peak MiB |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -156,11 +162,19 @@ def table(rows: list[dict], gemm: float, device: torch.device, threads: int) -> 
     return "\n".join(lines)
 
 
+def variant_names(text: str) -> str:
+    unknown = [name for name in text.split("+") if name not in VARIANTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown variant {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
-    parser.add_argument("--variants", nargs="+", default=["shipped"], choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["shipped"], type=variant_names,
+                        help=f"any of {', '.join(VARIANTS)}, or two joined by '+'")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=20, help="timed train steps at most (at least 3)")

@@ -1,3 +1,4 @@
+import shutil
 
 import pytest
 import torch
@@ -157,3 +158,39 @@ def test_learning_rates_decay_linearly_to_zero_over_the_last_steps(tiny_config):
 def test_lr_decay_longer_than_the_run_is_a_config_error(tiny_config):
     with pytest.raises(ConfigError, match="lr_decay_steps"):
         tiny_config("train.steps=4", "train.lr_decay_steps=5")
+
+
+def test_channels_last_and_bf16_train_like_fp32(tiny_config):
+    reference = losses_per_step(Trainer(tiny_config(), task=random_task()), 3)
+    channels_last = losses_per_step(Trainer(tiny_config("train.channels_last=true"), task=random_task()), 3)
+    bf16 = losses_per_step(Trainer(tiny_config("train.precision=bf16"), task=random_task()), 3)
+    for step in range(3):
+        for term, value in reference[step].items():
+            assert channels_last[step][term] == pytest.approx(value, rel=1e-4, abs=1e-5)
+            assert bf16[step][term] == pytest.approx(value, rel=0.1, abs=0.02)  # bf16 keeps ~3 significant digits
+
+
+def test_fp16_scales_its_gradients_and_resumes_exactly_with_the_scaler(tiny_config):
+    config = tiny_config("train.precision=fp16", "model.weights.gan=1", "model.discriminator_threshold=1.1")
+    expected = losses_per_step(Trainer(config, task=random_task()), 4)
+    first = Trainer(config, task=random_task())
+    assert first.scaler.is_enabled()
+    losses_per_step(first, 2)
+    first.save()
+    resumed = Trainer(config, resume=config.run_dir, task=random_task())
+    assert resumed.scaler.get_scale() == first.scaler.get_scale()
+    assert losses_per_step(resumed, 4) == expected[2:]
+
+
+def test_unknown_precision_is_a_config_error(tiny_config):
+    with pytest.raises(ConfigError, match="train.precision"):
+        tiny_config("train.precision=fp8")
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="torch.compile on CPU needs a C++ compiler")
+def test_compiled_networks_train_like_eager_ones(tiny_config):
+    reference = losses_per_step(Trainer(tiny_config(), task=random_task()), 2)
+    compiled = losses_per_step(Trainer(tiny_config("train.compile=true"), task=random_task()), 2)
+    for step in range(2):
+        assert compiled[step] == pytest.approx(reference[step], rel=1e-3, abs=1e-5)

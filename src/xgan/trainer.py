@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from xgan.checkpoint import checkpoint_root, load_state, load_weights, resolve_checkpoint, save_checkpoint, save_snapshot
@@ -95,9 +96,9 @@ class Trainer:
         self.model = build_model(config, self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
-        if cfg.compile:
-            for module in self.model.children():
-                if any(True for _ in module.parameters()):
+        if cfg.compile:  # each network on its own: compiling model.losses whole recompiled at every step (GPU)
+            for module in self.model.modules():
+                if isinstance(module, nn.Sequential) and not any(isinstance(m, nn.Sequential) for m in module.children()):
                     module.compile()
         self.optimizers = {
             name: make_optimizer(params, cfg.discriminator_lr if name.startswith("discriminator") else cfg.lr,

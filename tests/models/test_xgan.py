@@ -65,6 +65,20 @@ def test_full_sharing_shares_the_whole_encoder_and_none_shares_nothing():
     assert counts[0] < counts[1] < counts[2]
 
 
+@pytest.mark.parametrize("sharing", ["none", "partial"])
+def test_decoding_into_both_domains_at_once_equals_the_two_decoders(sharing):
+    model = tiny(sharing=sharing)
+    z = torch.randn(3, 16)
+    both = model.decode_both(z)
+    assert torch.allclose(both[0], model.d1(z), atol=1e-6) and torch.allclose(both[1], model.d2(z), atol=1e-6)
+
+
+def test_the_transposed_conv_from_the_embedding_is_computed_exactly_as_a_matrix_product():
+    project = tiny().d1[0][1]
+    z = torch.randn(5, 16, 1, 1)
+    assert torch.allclose(project(z), nn.functional.conv_transpose2d(z, project.weight, project.bias), atol=1e-6)
+
+
 def test_shared_parameters_are_one_object_and_optimised_once():
     model = tiny(sharing="partial")
     assert model.e1[-1].weight is model.e2[-1].weight
@@ -78,7 +92,8 @@ class Invertible(XGAN):
     def __init__(self, **kwargs):
         super().__init__(XGANConfig(embedding_dim=3 * SIZE * SIZE, width=0.125, **kwargs), SIZE)
         self.e1, self.e2 = nn.Flatten(), nn.Flatten()
-        self.d1, self.d2 = nn.Unflatten(1, (3, SIZE, SIZE)), nn.Unflatten(1, (3, SIZE, SIZE))
+        self.d1, self.d2 = (nn.Sequential(nn.Unflatten(1, (3, SIZE, SIZE))) for _ in range(2))
+        self.decoders_share = 0
 
 
 @pytest.mark.parametrize("distance", ["l1", "l2", "cosine"])

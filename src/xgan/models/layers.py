@@ -54,6 +54,7 @@ class ImagePool(nn.Module):
         """
         if self.capacity == 0:
             return batch
+        batch = batch.to(self.images.dtype)  # under autocast, translations arrive in half precision
         filled = int(self.count)
         room = min(self.capacity - filled, len(batch))
         self.images[filled:filled + room] = batch[:room]

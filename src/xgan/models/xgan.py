@@ -119,6 +119,7 @@ class XGAN(TranslationModel):
         args = (image_size, cfg.embedding_dim, cfg.width, cfg.norm)
         self.e1, self.e2 = shared_pair(lambda: encoder_layers(*args), encoder_shared)
         self.d1, self.d2 = shared_pair(lambda: decoder_layers(*args), decoder_shared)
+        self.decoders_share = len(decoder_shared)  # leading layers d1 and d2 have in common
 
         dann_outputs = 1 if cfg.dann_classes == 2 else 4  # one sigmoid logit, or a softmax over four classes
         self.domain_classifier = nn.Sequential(
@@ -151,6 +152,11 @@ class XGAN(TranslationModel):
 
     def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:
         return self.decode(self.encode(x, "b" if to == "a" else "a"), to)
+
+    def decode_both(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(d1(z), d2(z)), running the layers the two decoders share once."""
+        h = self.d1[:self.decoders_share](z)
+        return self.d1[self.decoders_share:](h), self.d2[self.decoders_share:](h)
 
     def reconstruct(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         return self.decode(self.encode(x, domain), domain)
@@ -189,10 +195,10 @@ class XGAN(TranslationModel):
         if self.training:
             self.steps_done += 1
         z1, z2 = self.e1(x1), self.e2(x2)
-        x12, x21 = self.d2(z1), self.d1(z2)  # translations 1 -> 2 and 2 -> 1
-        z12, z21 = self.e2(x12), self.e1(x21)  # their embeddings, read by the other domain's encoder
+        (x11, x12), (x21, x22) = self.decode_both(z1), self.decode_both(z2)  # reconstructions and translations
+        z12, z21 = self.e2(x12), self.e1(x21)  # the translations' embeddings, read by the other domain's encoder
         losses: Losses = {
-            "rec": (w.rec, F.mse_loss(self.d1(z1), x1) + F.mse_loss(self.d2(z2), x2)),
+            "rec": (w.rec, F.mse_loss(x11, x1) + F.mse_loss(x22, x2)),
             "dann": (w.dann, self.domain_adversarial_loss(z1, z2, z12, z21)),
             "semantic": (w.semantic, self.semantic_distance(z1, z12).mean() + self.semantic_distance(z2, z21).mean()),
         }
