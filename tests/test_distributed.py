@@ -85,3 +85,30 @@ def test_the_global_batch_must_divide_by_the_processes():
         StepBatches(images, 9, 0, rank=0, world_size=2)
     shards = [StepBatches(images, 8, 0, r, 2).indices(0)[r::2] for r in range(2)]
     assert sorted(torch.cat(shards).tolist()) == sorted(StepBatches(images, 8, 0).indices(0).tolist())
+
+
+def poisoned_on_rank_1(rank: int, run_dir, out) -> None:
+    trainer = Trainer(config(run_dir, "train.steps=3", "train.on_nonfinite=skip"))
+    original = trainer.model.losses
+
+    def losses(phase, a, b):
+        terms = original(phase, a, b)
+        if rank == 1 and phase == "autoencoder" and trainer.step == 1:
+            weight, value = terms["rec"]
+            terms["rec"] = (weight, value * float("inf"))
+        return terms
+
+    trainer.model.losses = losses
+    trainer.fit()
+    torch.save({"skipped": trainer.skipped_steps, "weights": trainer.model.state_dict()}, f"{out}/rank{rank}.pt")
+
+
+def test_a_nonfinite_loss_on_one_rank_makes_every_rank_skip_the_same_update(tmp_path):
+    launch(poisoned_on_rank_1, tmp_path / "run", tmp_path)
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD)]
+    assert [r["skipped"] for r in ranks] == [1, 1]
+    for name, tensor in ranks[0]["weights"].items():
+        if name.startswith("pool"):
+            continue  # each rank keeps its own history of translations
+        assert torch.isfinite(tensor.float()).all(), name
+        torch.testing.assert_close(ranks[1]["weights"][name], tensor, rtol=0, atol=0, msg=name)

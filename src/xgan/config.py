@@ -37,6 +37,7 @@ class DataConfig:
     strict: bool = False  # an unreadable file is an error instead of a skipped file (named in one warning)
     workers: Optional[int] = None  # decoding processes for the first load (then cached); None: one per core
     max_images: Optional[int] = None  # per domain and split, for a quick run on part of a large dataset
+    download: bool = False  # svhn2mnist: fetch missing published files (official URLs, MD5-checked, resumable)
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")

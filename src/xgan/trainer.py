@@ -164,7 +164,9 @@ class Trainer:
 
     def handle_nonfinite(self, phase: str, losses: Losses) -> None:
         bad = [f"{name}={float(value.detach())}" for name, (_, value) in losses.items() if not torch.isfinite(value)]
-        message = f"step {self.step + 1}: non-finite {phase} loss ({', '.join(bad) or 'weighted sum overflowed'})"
+        total = sum(weight * value for weight, value in losses.values())
+        here = "weighted sum overflowed" if not torch.isfinite(total) else "in another process"
+        message = f"step {self.step + 1}: non-finite {phase} loss ({', '.join(bad) or here})"
         if self.config.train.on_nonfinite == "stop":
             raise NonFiniteLossError(message + "; stopping before anything is saved (train.on_nonfinite=skip to skip)")
         self.skipped_steps += 1

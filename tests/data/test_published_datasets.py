@@ -81,3 +81,27 @@ def test_vggface2_identities_are_labels(tmp_path):
     assert load_vggface2(tmp_path, "train", size=8, per_identity=1).labels.tolist() == [0, 1]
     with pytest.raises(FileNotFoundError, match="registration"):
         load_vggface2(tmp_path, "test")
+
+
+def test_svhn2mnist_task_trains_from_the_published_files(tmp_path):
+    from scipy.io import savemat
+
+    from conftest import TINY
+    from xgan.cli import main
+    from xgan.config import load_config
+    from xgan.data import load_task
+
+    rng = np.random.default_rng(5)
+    for split, count in (("train", 24), ("test", 8)):
+        savemat(tmp_path / f"{split}_32x32.mat", {"X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
+                                                   "y": rng.integers(1, 11, (count, 1))})
+    for prefix, count in (("train", 24), ("t10k", 8)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28)))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, count))
+    paths = [f"data.path_a={tmp_path}", f"data.path_b={tmp_path}"]
+    task = load_task(load_config("svhn2mnist", [*paths, "data.image_size=16"]).data)
+    assert [len(s) for s in (task.train_a, task.train_b, task.test_a, task.test_b)] == [24, 24, 8, 8]
+    assert task.train_b.images.shape[1:] == (3, 16, 16) and task.test_a.labels.max() <= 9
+    assert main(["train", "svhn2mnist", *TINY, *paths, "train.steps=2", "--out", str(tmp_path / "run")]) == 0
+    with pytest.raises(ValueError, match="data.path_a"):
+        load_task(load_config("svhn2mnist").data)

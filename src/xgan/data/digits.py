@@ -54,3 +54,21 @@ def load_digits(cfg) -> Task:
         test_a=sized(printed_digits(cfg.printed_test, cfg.seed + TEST_SEED_OFFSET)),
         test_b=sized(handwritten_digits("test")),
     )
+
+
+def load_svhn2mnist(cfg) -> Task:
+    """The seeds' digits task from the published files: SVHN cropped digits (data.path_a) -> MNIST (data.path_b),
+    official splits, labels kept for evaluation only; data.download fetches missing files into those folders."""
+    from xgan.data.mnist import load_mnist
+    from xgan.data.svhn import load_svhn
+
+    if not (cfg.path_a and cfg.path_b):
+        raise ValueError("data.task=svhn2mnist needs data.path_a (SVHN folder, *_32x32.mat) and data.path_b "
+                         "(MNIST folder, *-ubyte.gz); data.download=true fetches them there")
+
+    def sized(s: ImageSet) -> ImageSet:
+        return ImageSet(resize_uint8(s.images, cfg.image_size), s.labels).spread(cfg.max_images)
+
+    svhn = {split: sized(load_svhn(cfg.path_a, split, cfg.download)) for split in ("train", "test")}
+    mnist = {split: sized(load_mnist(cfg.path_b, split, cfg.download)) for split in ("train", "test")}
+    return Task(svhn["train"], mnist["train"], svhn["test"], mnist["test"])

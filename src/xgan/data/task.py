@@ -79,7 +79,13 @@ def _faces2cartoon(cfg) -> Task:
     return load_faces2cartoon(cfg)
 
 
-TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "folders": _folders, "faces2cartoon": _faces2cartoon}
+def _svhn2mnist(cfg) -> Task:
+    from xgan.data.digits import load_svhn2mnist
+    return load_svhn2mnist(cfg)
+
+
+TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "svhn2mnist": _svhn2mnist, "folders": _folders,
+                                         "faces2cartoon": _faces2cartoon}
 
 
 def load_task(cfg) -> Task:

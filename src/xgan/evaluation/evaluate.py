@@ -8,12 +8,14 @@ import torch
 
 from xgan.data import Task
 from xgan.data.task import to_model_range
+from xgan.data.task import ImageSet
+from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.classifier import cached_classifier
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
 from xgan.models.base import TranslationModel, other
 
-DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}}
+DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}, "svhn2mnist": {"a": "svhn", "b": "mnist"}}
 
 
 @dataclass
@@ -54,6 +56,19 @@ class Evaluator:
         # The real reference is the target's test split: like the translated inputs, unseen by the judges.
         self.real_features = {d: self.spaces[d](self.images[d]) for d in ("a", "b")}
         self.ceilings = {d: accuracy(self.judges[d], self.images[d], self.labels[d]) for d in self.judges}
+        self.attribute_judges, self.attribute_labels = {}, {}  # by (attribute, domain): judge, test labels
+        train_labels, test_labels, self.info["attribute_mapping"] = shared_attribute_labels(trains, tests)
+        for attribute in train_labels.get("a", {}):
+            for domain in ("a", "b"):
+                labels = train_labels[domain][attribute]
+                known = labels >= 0
+                if len(labels[known].unique()) < 2:
+                    break  # a domain showing one value of it cannot teach a classifier
+                judge, identifier = cached_classifier(ImageSet(trains[domain].images[known], labels[known]),
+                                                      f"{names[domain]}-{attribute}")
+                self.attribute_judges[attribute, domain] = judge.to(self.device)
+                self.attribute_labels[attribute, domain] = test_labels[domain][attribute]
+                self.info["classifier"][f"{domain}/{attribute}"] = identifier
 
     @torch.no_grad()
     def __call__(self, model: TranslationModel) -> Evaluation:
@@ -64,11 +79,20 @@ class Evaluator:
         finally:
             model.train(was_training)
 
+    def attribute_accuracy(self, attribute: str, source: str, judge: str, images: torch.Tensor) -> float:
+        """The `judge` domain's classifier of `attribute` on `images`, against the labels of `source`'s test images
+        they come from (those with a known value)."""
+        labels = self.attribute_labels[attribute, source]
+        known = (labels >= 0).to(images.device)
+        return accuracy(self.attribute_judges[attribute, judge], images[known], labels[known.cpu()])
+
     def _evaluate(self, model: TranslationModel) -> Evaluation:
         result = Evaluation(metrics={})
         m = result.metrics
         for domain, ceiling in self.ceilings.items():
             m[f"classifier_ceiling_{domain}"] = ceiling
+        for (attribute, domain), judge in self.attribute_judges.items():
+            m[f"attribute_ceiling_{attribute}_{domain}"] = self.attribute_accuracy(attribute, domain, domain, self.images[domain])
         for source in ("a", "b"):
             target = other(source)
             direction = f"{source}{target}"
@@ -78,6 +102,10 @@ class Evaluator:
             result.translations[source] = translated
             if target in self.judges:
                 m[f"class_preservation_{direction}"] = accuracy(self.judges[target], translated, self.labels[source])
+            for attribute, domain in self.attribute_judges:
+                if domain == target and (attribute, source) in self.attribute_labels:
+                    m[f"attribute_preservation_{attribute}_{direction}"] = self.attribute_accuracy(
+                        attribute, source, target, translated)
             features = self.spaces[target](translated)
             m[f"kid_{direction}"] = kid(features, self.real_features[target])
             m[f"fid_{direction}"] = fid(features, self.real_features[target])

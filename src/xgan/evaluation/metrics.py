@@ -17,8 +17,8 @@ from xgan.evaluation.classifier import predict
 from xgan.models.base import TranslationModel, other
 
 # Which way is better, for choosing the best checkpoint by a metric (matched on the metric name's prefix).
-HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "semantic_distance": False, "kid": False,
-                    "fid": False}
+HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "attribute_preservation": True,
+                    "attribute_ceiling": True, "semantic_distance": False, "kid": False, "fid": False}
 
 
 def higher_is_better(metric: str) -> bool:
