@@ -106,7 +106,7 @@ class ProjectTo4x4(nn.ConvTranspose2d):
         if z.shape[-2:] != (1, 1):
             return super().forward(z)
         out = z.flatten(1) @ self.weight.flatten(1)
-        return out.view(len(z), self.out_channels, 4, 4) + self.bias[:, None, None]
+        return out.unflatten(1, (self.out_channels, 4, 4)) + self.bias[:, None, None]  # batch stays dynamic in ONNX
 
 
 def up(c_in: int, c_out: int, norm: str, last: bool = False) -> nn.Sequential:
