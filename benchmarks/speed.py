@@ -11,8 +11,9 @@ For each model, size and variant, in a fresh process (so peak memory is that con
   inference      latency of one image translated A->B, and images/s translating one batch, in inference mode
   peak memory    CUDA: peak allocated by PyTorch; CPU: the process's peak resident set (PyTorch itself included)
 GEMM FLOP/s is the best of square fp32 matrix products (1024, 2048, 4096) on the same device, and gemm_ratio is
-XGAN-64's achieved FLOP/s (FLOPs/step / step time) over it, in the shipped settings. On CUDA, 'fp32' convolutions
-may use TF32 (PyTorch's cudnn default) while the GEMM reference does not.
+XGAN-64's achieved FLOP/s (FLOPs/step / step time) over it, in the shipped settings. On CUDA the default
+variants add bf16 and fp16 autocast, and 'fp32' convolutions may use TF32 (PyTorch's cudnn default) while the
+GEMM reference does not.
 
 Models at their reference widths: XGAN with seed 001's layer table and the faces2cartoon losses (GAN on),
 CycleGAN's ResNet generator with 64 filters, DTN's decoder at XGAN's width 1 on the printed-digit LeNet.
@@ -173,8 +174,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
-    parser.add_argument("--variants", nargs="+", default=["shipped"], type=variant_names,
-                        help=f"any of {', '.join(VARIANTS)}, or two joined by '+'")
+    parser.add_argument("--variants", nargs="+", type=variant_names,
+                        help=f"any of {', '.join(VARIANTS)}, or two joined by '+' [shipped; on CUDA also bf16 fp16]")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=20, help="timed train steps at most (at least 3)")
@@ -188,6 +189,7 @@ def main() -> int:
         return 0
 
     device = pick_device(args.device)
+    args.variants = args.variants or (["shipped", "bf16", "fp16"] if device.type == "cuda" else ["shipped"])
     rows = [row for model in args.models for size in args.sizes for variant in args.variants
             if (row := run_isolated(args, model, size, variant))]
     gemm = gemm_flops_per_s(device)

@@ -40,6 +40,8 @@ def direction_rows(model: TranslationModel, x: torch.Tensor, source: str) -> dic
 
 
 def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, scale: int = 2) -> Image.Image:
+    count = min(len(a), len(b))  # a grid's rows are equally long, also when one test split is smaller
+    a, b = a[:count], b[:count]
     was_training = model.training
     model.eval()
     panels = [direction_rows(model, x, source) for x, source in ((a, "a"), (b, "b")) if other(source) in model.directions]

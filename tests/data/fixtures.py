@@ -18,7 +18,8 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 def write_celeba(root: Path, partition: list[int], rng: np.random.Generator) -> np.ndarray:
     (root / "img_align_celeba").mkdir(parents=True)
-    names = ["5_o_Clock_Shadow", "Black_Hair", "Blond_Hair", "Eyeglasses"] + [f"Attr{i}" for i in range(36)]
+    names = ["5_o_Clock_Shadow", "Black_Hair", "Blond_Hair", "Brown_Hair", "Eyeglasses", "Gray_Hair"] + [
+        f"Attr{i}" for i in range(34)]
     flags = rng.choice([-1, 1], size=(len(partition), 40))
     lines = [str(len(partition)), " ".join(names)]
     for i, row in enumerate(flags, 1):

@@ -128,3 +128,25 @@ def test_faces_to_cartoons_task_reads_celeba_and_cartoonset(tmp_path):
                                                    "data.test_fraction=0.2"]).data)
     assert [len(s) for s in (task.train_a, task.test_a, task.train_b, task.test_b)] == [3, 1, 8, 2]
     assert task.train_a.attributes.shape == (3, 40) and task.test_b.attribute_names == ("hair_color",)
+
+
+def test_faces_to_cartoons_evaluation_scores_hair_colour_and_glasses_across_domains(tmp_path):
+    import json
+
+    from data.fixtures import write_cartoon, write_celeba
+
+    write_celeba(tmp_path / "celeba", [0] * 40 + [2] * 12, np.random.default_rng(1))
+    palette = [(20, 20, 20, 255), (230, 200, 120, 255), (120, 70, 40, 255)]
+    for i in range(30):
+        parts = {"hair_color": (i % 3, 10), "glasses": (i % 2, 12), "face_shape": (0, 7)}
+        write_cartoon(tmp_path / "cartoons", f"cs{i:02d}", parts, palette[i % 3])
+    run = tmp_path / "run"
+    paths = [f"data.path_a={tmp_path / 'celeba'}", f"data.path_b={tmp_path / 'cartoons'}", "data.test_fraction=0.2"]
+    assert main(["train", "faces2cartoon", *TINY, *paths, "train.steps=2", "--out", str(run)]) == 0
+    assert main(["eval", str(run)]) == 0
+    record = json.loads(next((run / "eval").glob("*/metrics.json")).read_text())
+    metrics = record["metrics"]
+    for name in ("attribute_preservation_glasses_ab", "attribute_preservation_glasses_ba",
+                 "attribute_ceiling_glasses_a", "attribute_ceiling_glasses_b"):
+        assert 0 <= metrics[name] <= 1, name
+    assert "CartoonSet hair_color" in record["attribute_mapping"][0]
