@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -130,6 +131,7 @@ def measure(model_name: str, size: int, batch: int, variant: str, device_spec: s
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     flops = flop_counter.get_total_flops()
+    shutil.rmtree(work, ignore_errors=True)
     return {"model": model_name, "size": size, "batch": batch, "variant": variant, "device": str(device),
             "step_ms": 1000 * step_s, "train_images_per_s": batch / step_s, "gflop_per_step": flops / 1e9,
             "achieved_gflop_per_s": flops / step_s / 1e9, "latency_ms": 1000 * latency_s,
