@@ -46,8 +46,9 @@ def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, 
     model.eval()
     panels = [direction_rows(model, x, source) for x, source in ((a, "a"), (b, "b")) if other(source) in model.directions]
     model.train(was_training)
-    rows = {name: row for panel in panels for name, row in panel.items()}
-    return labelled_grid(list(rows.values()), list(rows), scale)
+    # both directions have a "reconstruction" and a "cycle" row: lists, not one dict, keep all of them
+    names = [name for panel in panels for name in panel]
+    return labelled_grid([row for panel in panels for row in panel.values()], names, scale)
 
 
 def labelled_grid(rows: list[torch.Tensor], names: list[str], scale: int = 2, label_width: int = LABEL_WIDTH) -> Image.Image:
