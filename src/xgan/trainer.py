@@ -153,7 +153,7 @@ class Trainer:
             total = sum(weight * value for weight, value in losses.values())
             optimizer.zero_grad(set_to_none=True)
             if mean_over_ranks(torch.isfinite(total).float()) < 1:  # every rank takes the same branch
-                self.handle_nonfinite(phase, losses)
+                self.handle_nonfinite(phase, losses, total)
                 return {}  # skip the rest of the step too: later phases would learn from poisoned outputs
             self.scaler.scale(total).backward()
             self.scaler.step(optimizer)
@@ -162,9 +162,8 @@ class Trainer:
         self.scaler.update()
         return logged
 
-    def handle_nonfinite(self, phase: str, losses: Losses) -> None:
+    def handle_nonfinite(self, phase: str, losses: Losses, total: torch.Tensor) -> None:
         bad = [f"{name}={float(value.detach())}" for name, (_, value) in losses.items() if not torch.isfinite(value)]
-        total = sum(weight * value for weight, value in losses.values())
         here = "weighted sum overflowed" if not torch.isfinite(total) else "in another process"
         message = f"step {self.step + 1}: non-finite {phase} loss ({', '.join(bad) or here})"
         if self.config.train.on_nonfinite == "stop":

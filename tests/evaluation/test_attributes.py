@@ -85,3 +85,10 @@ def test_tasks_without_shared_attributes_report_none(evaluator):
 
     metrics = Evaluator(mirrored_task(100), "toy", count=None)(IdentityTranslator()).metrics
     assert not any(name.startswith("attribute_") for name in metrics)
+
+
+def test_a_part_shown_in_one_variant_only_maps_without_error():
+    cartoon = cartoons(40, 5)
+    cartoon.attributes[:, CARTOON_NAMES.index("glasses")] = 1  # every cartoon wears glasses variant 1
+    mapping = measure_cartoon_mapping(cartoon)
+    assert mapping.no_glasses == 1 and len(mapping.hair_group) == 5

@@ -122,8 +122,8 @@ def checked(scan: FolderScan, folder: str | Path, strict: bool) -> FolderScan:
 
 
 def load_faces2cartoon(cfg) -> Task:
-    """The paper's task from a DataConfig: CelebA (data.path_a, official splits) -> CartoonSet (data.path_b, the last
-    data.test_fraction held out)."""
+    """The paper's task from a DataConfig: CelebA (data.path_a, official splits) -> CartoonSet (data.path_b,
+    data.test_fraction of it held out, spread through it)."""
     from xgan.data.cartoonset import load_cartoonset
     from xgan.data.celeba import load_celeba
     from xgan.data.digits import cache_dir

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from xgan.data import Task
+from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
-from xgan.data.task import ImageSet
 from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.classifier import cached_classifier
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
@@ -91,8 +90,9 @@ class Evaluator:
         m = result.metrics
         for domain, ceiling in self.ceilings.items():
             m[f"classifier_ceiling_{domain}"] = ceiling
-        for (attribute, domain), judge in self.attribute_judges.items():
-            m[f"attribute_ceiling_{attribute}_{domain}"] = self.attribute_accuracy(attribute, domain, domain, self.images[domain])
+        for attribute, domain in self.attribute_judges:
+            m[f"attribute_ceiling_{attribute}_{domain}"] = self.attribute_accuracy(attribute, domain, domain,
+                                                                                   self.images[domain])
         for source in ("a", "b"):
             target = other(source)
             direction = f"{source}{target}"

@@ -23,8 +23,8 @@ from torch import nn
 
 from xgan.distributed import mean_over_ranks
 from xgan.models.base import Losses, TranslationModel
-from xgan.models.layers import (GradientReversal, ImagePool, ProjectTo4x4, down, downsamplings, gan_loss, make_norm, says_real,
-                                scaled, shared_pair, up)
+from xgan.models.layers import (GradientReversal, ImagePool, ProjectTo4x4, down, downsamplings, gan_loss, make_norm,
+                                says_real, scaled, shared_pair, up)
 from xgan.models.teachers import load_extractor
 
 SHARING = ("none", "partial", "full")
