@@ -56,8 +56,8 @@ def main() -> int:
     paths = write_jpegs(work / "images", args.images)
 
     decode = {w: args.images / timed(lambda w=w: decode_files(paths, 64, workers=w)) for w in (0, 1, 2)}
-    build_10k = timed(lambda: decode_files(paths[:10000], 64, cache=work / "cache_10k"))
     build = timed(lambda: decode_files(paths, 64, cache=work / "cache"))
+    build_10k = timed(lambda: decode_files(paths[:10000], 64, cache=work / "cache_10k")) if len(paths) > 10000 else build
     images = []
     reread = timed(lambda: images.append(decode_files(paths, 64, cache=work / "cache").images))
     batches = StepBatches(ImageSet(images[0]), 32, seed=0)
