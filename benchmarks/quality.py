@@ -2,7 +2,7 @@
 
     python benchmarks/quality.py --task digits --model xgan          final line: class_preservation <A->B value>
     python benchmarks/quality.py --task digits --model xgan --ablation --steps 600
-        also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher) for the same steps and
+        also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher, +task tower) for the same steps and
         writes the table to benchmarks/results/ablation_<task>_<model>.md
 
 Extra KEY=VALUE arguments override the preset. Times are wall-clock and process CPU (all threads) on this
@@ -22,18 +22,23 @@ from readme_block import replace_block
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
+from xgan.evaluation.classifier import predict
 from xgan.evaluation.evaluate import Evaluator
 from xgan.trainer import Trainer
 
 RESULTS = Path(__file__).parent / "results"
-# Cumulative loss ablation: each row adds one term to the row above; the last is the shipped preset itself.
-ABLATION = [
-    ("rec only", ["model.weights.dann=0", "model.weights.semantic=0", "model.weights.gan=0", "model.weights.teacher=0"]),
-    ("+ DANN", ["model.weights.semantic=0", "model.weights.gan=0", "model.weights.teacher=0"]),
-    ("+ semantic", ["model.weights.gan=0", "model.weights.teacher=0"]),
-    ("+ GAN", ["model.weights.teacher=0"]),
-    ("+ teacher (preset)", []),
+# Cumulative loss ablation: each row adds its terms to the row above (the later rows' weights are set to 0); the
+# last row is the shipped preset itself.
+ADDED_TERMS = [
+    ("rec only", []),
+    ("+ DANN", ["dann"]),
+    ("+ semantic", ["semantic"]),
+    ("+ GAN", ["gan"]),
+    ("+ teacher", ["teacher"]),
+    ("+ task tower, target entropy (preset)", ["task_tower", "target_entropy"]),
 ]
+ABLATION = [(name, [f"model.weights.{term}=0" for _, later in ADDED_TERMS[i + 1:] for term in later])
+            for i, (name, _) in enumerate(ADDED_TERMS)]
 
 
 def preset_for(task: str, model: str) -> str:
@@ -47,10 +52,26 @@ def train_and_score(preset: str, overrides: list[str], run_dir: Path) -> dict:
     trainer.fit()
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     model, config, _ = load_trained(run_dir, trainer.device)
-    metrics = Evaluator(trainer.task, config.data.task, count=None, device=trainer.device)(model).metrics
+    evaluator = Evaluator(trainer.task, config.data.task, count=None, device=trainer.device)
+    evaluation = evaluator(model)
+    metrics = evaluation.metrics | by_background(evaluator, evaluation)
     return {"metrics": metrics, "steps": config.train.steps, "train_wall_min": train_wall / 60,
             "train_cpu_min": train_cpu / 60, "total_wall_min": (time.perf_counter() - wall) / 60,
             "total_cpu_min": (time.process_time() - cpu) / 60, "threads": torch.get_num_threads()}
+
+
+def by_background(evaluator: Evaluator, evaluation) -> dict[str, float]:
+    """A->B class preservation split by whether the source's border is lighter than its centre (a dark digit on a
+    light background) or not: the printed domain has both, MNIST only light digits on black."""
+    if "b" not in evaluator.judges or "a" not in evaluation.translations:
+        return {}
+    gray = evaluator.images["a"].mean(1)
+    border = torch.cat([gray[:, 0], gray[:, -1], gray[:, :, 0], gray[:, :, -1]], dim=1).mean(1)
+    centre = gray[:, gray.shape[1] // 4:-(gray.shape[1] // 4), gray.shape[2] // 4:-(gray.shape[2] // 4)].mean((1, 2))
+    light_background = (border > centre).cpu()
+    correct = predict(evaluator.judges["b"], evaluation.translations["a"]).cpu() == evaluator.labels["a"]
+    return {f"class_preservation_ab_{name}_background": float(correct[mask].float().mean())
+            for name, mask in (("dark", ~light_background), ("light", light_background)) if mask.any()}
 
 
 def ablation_table(rows: list[tuple[str, dict]]) -> str:
@@ -77,10 +98,13 @@ def main() -> int:
     parser.add_argument("--model", default="xgan")
     parser.add_argument("--steps", type=int, help="override the preset's train.steps")
     parser.add_argument("--ablation", action="store_true", help="also train each loss ablation")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--out", default="/tmp/xgan_quality", help="run directories go here")
     parser.add_argument("--readme", metavar="BLOCK", help="also write the figures into README.md's BLOCK")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     preset = preset_for(args.task, args.model)
     overrides = [*args.overrides, *([f"train.steps={args.steps}"] if args.steps else [])]
     out = Path(args.out)
@@ -94,7 +118,7 @@ def main() -> int:
     final = results[-1][1]
     command = (f"python benchmarks/quality.py --task {args.task} --model {args.model}"
                f"{' --ablation' if args.ablation else ''}{' --steps ' + str(args.steps) if args.steps else ''}"
-               f"{''.join(' ' + o for o in args.overrides)}")
+               f"{' --threads ' + str(args.threads) if args.threads else ''}{''.join(' ' + o for o in args.overrides)}")
     if args.ablation:
         text = (f"Loss ablation of `{preset}` at {final['steps']} steps each (`{command}`), full test splits; each row "
                 f"adds one loss to the row above.\n\n{ablation_table(results)}")

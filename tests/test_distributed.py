@@ -91,8 +91,8 @@ def poisoned_on_rank_1(rank: int, run_dir, out) -> None:
     trainer = Trainer(config(run_dir, "train.steps=3", "train.on_nonfinite=skip"))
     original = trainer.model.losses
 
-    def losses(phase, a, b):
-        terms = original(phase, a, b)
+    def losses(phase, a, b, labels_a=None):
+        terms = original(phase, a, b, labels_a)
         if rank == 1 and phase == "autoencoder" and trainer.step == 1:
             weight, value = terms["rec"]
             terms["rec"] = (weight, value * float("inf"))

@@ -7,12 +7,14 @@ import torch.nn.functional as F
 from conftest import random_task
 from xgan.checkpoint import resolve_checkpoint
 from xgan.config import ConfigError
+from xgan.data import ImageSet, Task
+from xgan.data.task import to_model_range
 from xgan.trainer import NonFiniteLossError, StepBatches, Trainer, pick_device
 
 
 def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
     trainer = Trainer(tiny_config(), task=random_task())
-    a, b = trainer.batch(0)
+    a, b, _ = trainer.batch(0)
 
     def reconstruction() -> float:
         with torch.no_grad():
@@ -59,8 +61,8 @@ def test_resume_continues_exactly(tiny_config, tmp_path):
 def poison_at(trainer: Trainer, step: int, term: str = "semantic") -> None:
     original = trainer.model.losses
 
-    def losses(phase, a, b):
-        out = original(phase, a, b)
+    def losses(phase, a, b, labels_a=None):
+        out = original(phase, a, b, labels_a)
         if phase == "autoencoder" and trainer.step + 1 == step:
             weight, value = out[term]
             out[term] = (weight, value * float("nan"))
@@ -145,8 +147,8 @@ def test_learning_rates_decay_linearly_to_zero_over_the_last_steps(tiny_config):
     seen = []
     original = trainer.train_step
 
-    def spy(a, b):
-        logged = original(a, b)
+    def spy(a, b, labels_a):
+        logged = original(a, b, labels_a)
         seen.append(trainer.optimizers["autoencoder"].param_groups[0]["lr"])
         return logged
 
@@ -194,3 +196,31 @@ def test_compiled_networks_train_like_eager_ones(tiny_config):
     compiled = losses_per_step(Trainer(tiny_config("train.compile=true"), task=random_task()), 2)
     for step in range(2):
         assert compiled[step] == pytest.approx(reference[step], rel=1e-3, abs=1e-5)
+
+
+def test_a_task_tower_trains_on_the_labels_of_exactly_the_source_images_of_each_step(tiny_config):
+    task = random_task()
+    trainer = Trainer(tiny_config("model.weights.task_tower=1"), task=task)
+    seen = []
+    original = trainer.model.losses
+
+    def spy(phase, a, b, labels_a=None):
+        seen.append((a, labels_a))
+        return original(phase, a, b, labels_a)
+
+    trainer.model.losses = spy
+    for step in range(3):
+        trainer.train_step(*trainer.batch(step))
+    for a, labels in seen:
+        rows = [int((to_model_range(task.train_a.images) == image).flatten(1).all(1).nonzero()) for image in a]
+        assert torch.equal(labels, task.train_a.labels[rows])
+    assert Trainer(tiny_config(), task=task).batch(0)[2] is None  # models without a tower get no labels
+
+
+def test_a_task_tower_on_a_task_without_source_labels_is_a_clear_error(tiny_config):
+    task = random_task()
+    unlabelled = Task(ImageSet(task.train_a.images), task.train_b, task.test_a, task.test_b)
+    with pytest.raises(ValueError, match="has none"):
+        Trainer(tiny_config("model.weights.task_tower=1"), task=unlabelled)
+    with pytest.raises(ValueError, match="outside the model's 4 classes"):
+        Trainer(tiny_config("model.weights.task_tower=1", "model.task_classes=4"), task=task)

@@ -83,6 +83,10 @@ class StepBatches:
         mine = self.indices(step)[self.rank::self.world_size]
         return to_model_range(self.images.images[mine].to(device, non_blocking=True))
 
+    def labels(self, step: int, device: torch.device) -> torch.Tensor:
+        """The class labels of `batch(step)`, in the same order."""
+        return self.images.labels[self.indices(step)[self.rank::self.world_size]].to(device, non_blocking=True)
+
 
 class Trainer:
     def __init__(self, config: Config, resume: str | Path | None = None, task: Task | None = None) -> None:
@@ -94,6 +98,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.task = task or load_task(config.data)
         self.model = build_model(config, self.device)
+        self.check_labels_a(config)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         if cfg.compile:  # each network on its own: compiling model.losses whole recompiled at every step (GPU)
@@ -124,14 +129,28 @@ class Trainer:
         if resume is not None:
             self.restore(resolve_checkpoint(resume))
 
-    # -- one step ------------------------------------------------------------------------------------------
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return tuple(batches.batch(step, self.device).contiguous(memory_format=self.memory_format)
-                     for batches in (self.batches_a, self.batches_b))
+    def check_labels_a(self, config: Config) -> None:
+        classes, labels = self.model.label_classes_a, self.task.train_a.labels
+        if not classes:
+            return
+        if labels is None:
+            raise ValueError(f"model {config.model.name} trains on domain A's class labels (model.weights.task_tower), "
+                             f"and data.task '{config.data.task}' has none")
+        if int(labels.min()) < 0 or int(labels.max()) >= classes:
+            raise ValueError(f"domain A's labels span {int(labels.min())}..{int(labels.max())}, outside the model's "
+                             f"{classes} classes (model.task_classes)")
 
-    def compute_losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
+    # -- one step ------------------------------------------------------------------------------------------
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(a, b, labels of a): the labels only for a model that trains on them."""
+        a, b = (batches.batch(step, self.device).contiguous(memory_format=self.memory_format)
+                for batches in (self.batches_a, self.batches_b))
+        return a, b, self.batches_a.labels(step, self.device) if self.model.label_classes_a else None
+
+    def compute_losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
-            return self.parallel(phase, a, b) if self.parallel is not None else self.model.losses(phase, a, b)
+            losses_of = self.parallel if self.parallel is not None else self.model.losses
+            return losses_of(phase, a, b, labels_a)
 
     def lr_factor(self) -> float:
         """Multiplier of every learning rate at this step: 1, then linearly to 0 over the last lr_decay_steps."""
@@ -140,14 +159,14 @@ class Trainer:
             return 1.0
         return min(1.0, (cfg.steps - self.step) / (cfg.lr_decay_steps + 1))
 
-    def train_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def train_step(self, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Every optimiser in turn minimises its weighted loss terms; returns the (detached) terms for logging."""
         logged: dict[str, torch.Tensor] = {}
         factor = self.lr_factor()
         for phase, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] * factor
-            losses = self.compute_losses(phase, a, b)
+            losses = self.compute_losses(phase, a, b, labels_a)
             if not losses:
                 continue
             total = sum(weight * value for weight, value in losses.values())

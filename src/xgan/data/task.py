@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 @dataclass
 class ImageSet:
-    """Images as uint8 (N, 3, H, W); labels, where known, are for evaluation only and never used in training."""
+    """Images as uint8 (N, 3, H, W). Labels, where known, are for evaluation; training reads domain A's only for
+    a model that asks (XGAN's task tower: the source labels, as in the talk's VisDA setting), B's never."""
 
     images: torch.Tensor
     labels: torch.Tensor | None = None  # a class per image (digits, identities)

@@ -16,13 +16,15 @@ Losses = dict[str, tuple[float, torch.Tensor]]
 class TranslationModel(nn.Module):
     config_class: type = object
     directions: tuple[str, ...] = ("a", "b")  # the domains this model can translate into
+    label_classes_a: int = 0  # > 0: losses() gets domain A's class labels, in [0, label_classes_a)
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameter lists per optimiser. Groups named 'discriminator*' use train.discriminator_lr."""
         raise NotImplementedError
 
-    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
-        """The loss terms the optimiser `phase` minimises on this batch; empty to skip its update this step."""
+    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
+        """The loss terms the optimiser `phase` minimises on this batch; empty to skip its update this step.
+        `labels_a` (class indices of `a`) is given only to models with `label_classes_a`; B's never are."""
         raise NotImplementedError
 
     def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:

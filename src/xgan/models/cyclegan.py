@@ -117,7 +117,7 @@ class CycleGAN(TranslationModel):
         return {"generator": [*self.g_ab.parameters(), *self.g_ba.parameters()],
                 "discriminator": [*self.d_a.parameters(), *self.d_b.parameters()]}
 
-    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
+    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
         return self.generator_losses(a, b) if phase == "generator" else self.discriminator_losses(a, b)
 
     def generator_losses(self, a: torch.Tensor, b: torch.Tensor) -> Losses:

@@ -90,7 +90,7 @@ class DTN(TranslationModel):
         generator = list(self.g.parameters()) + (list(self.f.parameters()) if self.cfg.finetune_encoder else [])
         return {"generator": generator, "discriminator": list(self.discriminator.parameters())}
 
-    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
+    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
         return self.generator_losses(a, b) if phase == "generator" else self.discriminator_losses(b)
 
     def generator_losses(self, source: torch.Tensor, target: torch.Tensor) -> Losses:

@@ -6,6 +6,8 @@
     L_sem  = |e2(d2(z1)) - z1| + |e1(d1(z2)) - z2|  semantic consistency, both directions
     L_gan  = GAN loss of D2 on d2(z1) (and of D1 on d1(z2))            optional
     L_teach= |T(x1) - W z1|                        optional, T a frozen pretrained feature extractor
+    L_task = CE(h(z1), y1) + H(softmax(h(z2)))     optional task tower h on A's labels y1 (talk, VisDA), and
+                                                   the conditional entropy of its predictions on B (VADA)
 
 Layer table (seed 001, 64 px): e: 3 -> 32 -> 64 -> [128 -> 256 -> FC 1024 -> FC 1024];
 d: 1024 -> [4x4x512 -> 8x8x256] -> 128 -> 64 -> 3; brackets mark the layers shared by the two domains in
@@ -43,6 +45,12 @@ class XGANWeights:
     # The 1 -> 2 translation should not change when the source image's colours are negated (x -> -x): for
     # sources that come in both polarities (printed digits) and a target that has one (MNIST). 0: off.
     invariance: float = 0.0
+    # The talk's classification "task tower" on the embedding, trained on domain A's class labels (its VisDA
+    # setting; rendered digits come labelled). B's labels are never used. 0 switches it off.
+    task_tower: float = 0.0
+    # Conditional entropy of the tower's predictions on domain B (Shu et al. 2018, VADA): B's embeddings are
+    # pushed away from the tower's class boundaries, into A's class clusters. Needs the tower.
+    target_entropy: float = 0.0
 
 
 @dataclass
@@ -64,6 +72,7 @@ class XGANConfig:
     pool_size: int = 50  # history of translations shown to the discriminator
     teacher: str = ""  # "package.module:factory" returning a frozen nn.Module from images to feature vectors
     teacher_weights: str = ""  # optional safetensors file loaded into the teacher
+    task_classes: int = 10  # outputs of the task tower (weights.task_tower)
     weights: XGANWeights = field(default_factory=XGANWeights)
 
     def __post_init__(self) -> None:
@@ -75,6 +84,8 @@ class XGANConfig:
             raise ValueError(f"model.dann_classes must be 2 or 4, not {self.dann_classes}")
         if (self.weights.teacher > 0 or self.weights.teacher_consistency > 0) and not self.teacher:
             raise ValueError("model.weights.teacher or teacher_consistency > 0 needs model.teacher ('package.module:factory')")
+        if self.weights.target_entropy > 0 and self.weights.task_tower <= 0:
+            raise ValueError("model.weights.target_entropy > 0 needs the task tower (model.weights.task_tower > 0)")
 
 
 def encoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
@@ -139,6 +150,9 @@ class XGAN(TranslationModel):
             with torch.no_grad():
                 teacher_dim = self.teacher(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
             self.to_teacher = nn.Identity() if teacher_dim == cfg.embedding_dim else nn.Linear(cfg.embedding_dim, teacher_dim)
+        if cfg.weights.task_tower > 0:
+            self.label_classes_a = cfg.task_classes
+            self.task_tower = nn.Linear(cfg.embedding_dim, cfg.task_classes)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))  # drives the reversal ramp
         self._translations: tuple[torch.Tensor, torch.Tensor] | None = None
         self._stats: dict[str, float] = {}
@@ -178,8 +192,8 @@ class XGAN(TranslationModel):
             groups["discriminator"] = list(nn.ModuleList(discriminators).parameters())
         return groups
 
-    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor) -> Losses:
-        return self.autoencoder_losses(a, b) if phase == "autoencoder" else self.discriminator_losses(b, a)
+    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
+        return self.autoencoder_losses(a, b, labels_a) if phase == "autoencoder" else self.discriminator_losses(b, a)
 
     def reversal_strength(self) -> float:
         """Ganin et al.'s schedule 2 / (1 + exp(-10 p)) - 1: the encoders first learn to reconstruct, then to
@@ -189,7 +203,7 @@ class XGAN(TranslationModel):
         progress = min(1.0, int(self.steps_done) / self.cfg.dann_ramp_steps)
         return 2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0
 
-    def autoencoder_losses(self, x1: torch.Tensor, x2: torch.Tensor) -> Losses:
+    def autoencoder_losses(self, x1: torch.Tensor, x2: torch.Tensor, labels1: torch.Tensor | None = None) -> Losses:
         w = self.cfg.weights
         self.domain_classifier[0].scale = self.reversal_strength()
         if self.training:
@@ -210,6 +224,13 @@ class XGAN(TranslationModel):
             self._translations = (x12.detach(), x21.detach())
         if w.invariance > 0:
             losses["invariance"] = (w.invariance, F.l1_loss(self.d2(self.e1(-x1)), x12))
+        if self.label_classes_a:
+            if labels1 is None:
+                raise ValueError("model.weights.task_tower > 0: losses() needs domain A's labels")
+            losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z1), labels1))
+            if w.target_entropy > 0:
+                log_p = F.log_softmax(self.task_tower(z2), dim=1)
+                losses["target_entropy"] = (w.target_entropy, -(log_p.exp() * log_p).sum(1).mean())
         if self.teacher is not None:
             target = self.teacher(x1).flatten(1)
             losses["teacher"] = (w.teacher, self.semantic_distance(self.to_teacher(z1), target).mean())
