@@ -14,7 +14,7 @@ from xgan.trainer import NonFiniteLossError, StepBatches, Trainer, pick_device
 
 def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
     trainer = Trainer(tiny_config(), task=random_task())
-    a, b, _ = trainer.batch(0)
+    a, b, labels_a = trainer.batch(0)
 
     def reconstruction() -> float:
         with torch.no_grad():
@@ -22,7 +22,7 @@ def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
             return float(F.mse_loss(m.reconstruct(a, "a"), a) + F.mse_loss(m.reconstruct(b, "b"), b))
 
     before = reconstruction()
-    trainer.train_step(a, b)
+    trainer.train_step(a, b, labels_a)
     assert reconstruction() < before
 
 
@@ -214,7 +214,7 @@ def test_a_task_tower_trains_on_the_labels_of_exactly_the_source_images_of_each_
     for a, labels in seen:
         rows = [int((to_model_range(task.train_a.images) == image).flatten(1).all(1).nonzero()) for image in a]
         assert torch.equal(labels, task.train_a.labels[rows])
-    assert Trainer(tiny_config(), task=task).batch(0)[2] is None  # models without a tower get no labels
+    assert Trainer(tiny_config("model.weights.task_tower=0"), task=task).batch(0)[2] is None  # no tower, no labels
 
 
 def test_a_task_tower_on_a_task_without_source_labels_is_a_clear_error(tiny_config):
