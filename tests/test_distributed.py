@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from conftest import TINY
 from xgan.config import load_config
+from xgan.distributed import leave
 from xgan.trainer import Trainer
 
 WORLD = 2
@@ -29,11 +30,8 @@ def as_rank(rank: int, port: int, job, args) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    try:
-        job(rank, *args)
-    finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    job(rank, *args)
+    leave()
 
 
 def launch(job, *args) -> None:

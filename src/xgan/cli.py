@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_config_of, resolve_checkpoint
     from xgan.config import load_config
+    from xgan.distributed import leave
     from xgan.trainer import Trainer
 
     if "=" in args.config:  # `xgan train train.steps=9`: an override, not a config name
@@ -128,6 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         config = load_config(args.config, overrides)
     saved = Trainer(config, resume=resume).fit()
+    leave()  # on success only: after an error on one rank, the others would wait for it here
     print(f"done: {config.run_dir} (checkpoint {saved}, samples in {Path(config.run_dir) / 'samples'})")
     return 0
 
