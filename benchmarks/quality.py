@@ -67,7 +67,8 @@ def by_background(evaluator: Evaluator, evaluation) -> dict[str, float]:
         return {}
     gray = evaluator.images["a"].mean(1)
     border = torch.cat([gray[:, 0], gray[:, -1], gray[:, :, 0], gray[:, :, -1]], dim=1).mean(1)
-    centre = gray[:, gray.shape[1] // 4:-(gray.shape[1] // 4), gray.shape[2] // 4:-(gray.shape[2] // 4)].mean((1, 2))
+    quarter = gray.shape[-1] // 4
+    centre = gray[:, quarter:-quarter, quarter:-quarter].mean((1, 2))
     light_background = (border > centre).cpu()
     correct = predict(evaluator.judges["b"], evaluation.translations["a"]).cpu() == evaluator.labels["a"]
     return {f"class_preservation_ab_{name}_background": float(correct[mask].float().mean())

@@ -62,8 +62,8 @@ def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
 def leave() -> None:
     """Tear the process group down while the interpreter is whole: left to exit, gloo's worker threads can abort
     the process (SIGABRT, "terminate called without an active exception") after a run that succeeded."""
+    barrier()
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -79,13 +79,16 @@ class StepBatches:
             self._epoch, self._order = epoch, torch.randperm(len(self.images), generator=generator)
         return self._order[position * self.batch_size:(position + 1) * self.batch_size]
 
+    def local_indices(self, step: int) -> torch.Tensor:
+        """This rank's share of step `step`'s global batch."""
+        return self.indices(step)[self.rank::self.world_size]
+
     def batch(self, step: int, device: torch.device) -> torch.Tensor:
-        mine = self.indices(step)[self.rank::self.world_size]
-        return to_model_range(self.images.images[mine].to(device, non_blocking=True))
+        return to_model_range(self.images.images[self.local_indices(step)].to(device, non_blocking=True))
 
     def labels(self, step: int, device: torch.device) -> torch.Tensor:
         """The class labels of `batch(step)`, in the same order."""
-        return self.images.labels[self.indices(step)[self.rank::self.world_size]].to(device, non_blocking=True)
+        return self.images.labels[self.local_indices(step)].to(device, non_blocking=True)
 
 
 class Trainer:

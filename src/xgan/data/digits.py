@@ -44,15 +44,18 @@ def handwritten_digits(split: str) -> ImageSet:
     return ImageSet(rgb, torch.from_numpy(labels).long())
 
 
-def load_digits(cfg) -> Task:
-    def sized(s: ImageSet) -> ImageSet:
-        return ImageSet(resize_uint8(s.images, cfg.image_size), s.labels)
+def sized(images: ImageSet, size: int, count: int | None = None) -> ImageSet:
+    """`count` images spread through the set (all for None), with their labels, resized to size x size."""
+    images = images.spread(count)
+    return ImageSet(resize_uint8(images.images, size), images.labels)
 
+
+def load_digits(cfg) -> Task:
     return Task(
-        train_a=sized(printed_digits(cfg.printed_train, cfg.seed)),
-        train_b=sized(handwritten_digits("train")),
-        test_a=sized(printed_digits(cfg.printed_test, cfg.seed + TEST_SEED_OFFSET)),
-        test_b=sized(handwritten_digits("test")),
+        train_a=sized(printed_digits(cfg.printed_train, cfg.seed), cfg.image_size),
+        train_b=sized(handwritten_digits("train"), cfg.image_size),
+        test_a=sized(printed_digits(cfg.printed_test, cfg.seed + TEST_SEED_OFFSET), cfg.image_size),
+        test_b=sized(handwritten_digits("test"), cfg.image_size),
     )
 
 
@@ -66,9 +69,8 @@ def load_svhn2mnist(cfg) -> Task:
         raise ValueError("data.task=svhn2mnist needs data.path_a (SVHN folder, *_32x32.mat) and data.path_b "
                          "(MNIST folder, *-ubyte.gz); data.download=true fetches them there")
 
-    def sized(s: ImageSet) -> ImageSet:
-        return ImageSet(resize_uint8(s.images, cfg.image_size), s.labels).spread(cfg.max_images)
-
-    svhn = {split: sized(load_svhn(cfg.path_a, split, cfg.download)) for split in ("train", "test")}
-    mnist = {split: sized(load_mnist(cfg.path_b, split, cfg.download)) for split in ("train", "test")}
+    svhn = {split: sized(load_svhn(cfg.path_a, split, cfg.download), cfg.image_size, cfg.max_images)
+            for split in ("train", "test")}
+    mnist = {split: sized(load_mnist(cfg.path_b, split, cfg.download), cfg.image_size, cfg.max_images)
+             for split in ("train", "test")}
     return Task(svhn["train"], mnist["train"], svhn["test"], mnist["test"])
