@@ -51,6 +51,9 @@ class XGANWeights:
     # Conditional entropy of the tower's predictions on domain B (Shu et al. 2018, VADA): B's embeddings are
     # pushed away from the tower's class boundaries, into A's class clusters. Needs the tower.
     target_entropy: float = 0.0
+    # Entropy of the tower's mean prediction over a B batch, maximised (the diversity half of information
+    # maximisation, Liang et al. 2020, SHOT): without it, the entropy term can settle B's digits into few classes.
+    target_diversity: float = 0.0
 
 
 @dataclass
@@ -73,6 +76,9 @@ class XGANConfig:
     teacher: str = ""  # "package.module:factory" returning a frozen nn.Module from images to feature vectors
     teacher_weights: str = ""  # optional safetensors file loaded into the teacher
     task_classes: int = 10  # outputs of the task tower (weights.task_tower)
+    # target_entropy and target_diversity start after this many steps: on a tower that does not yet read A's
+    # classes, they would settle B's digits into wrong classes for good.
+    target_warmup_steps: int = 0
     weights: XGANWeights = field(default_factory=XGANWeights)
 
     def __post_init__(self) -> None:
@@ -84,8 +90,9 @@ class XGANConfig:
             raise ValueError(f"model.dann_classes must be 2 or 4, not {self.dann_classes}")
         if (self.weights.teacher > 0 or self.weights.teacher_consistency > 0) and not self.teacher:
             raise ValueError("model.weights.teacher or teacher_consistency > 0 needs model.teacher ('package.module:factory')")
-        if self.weights.target_entropy > 0 and self.weights.task_tower <= 0:
-            raise ValueError("model.weights.target_entropy > 0 needs the task tower (model.weights.task_tower > 0)")
+        for name in ("target_entropy", "target_diversity"):
+            if getattr(self.weights, name) > 0 and self.weights.task_tower <= 0:
+                raise ValueError(f"model.weights.{name} > 0 needs the task tower (model.weights.task_tower > 0)")
 
 
 def encoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
@@ -228,9 +235,12 @@ class XGAN(TranslationModel):
             if labels1 is None:
                 raise ValueError("model.weights.task_tower > 0: losses() needs domain A's labels")
             losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z1), labels1))
-            if w.target_entropy > 0:
+            if (w.target_entropy > 0 or w.target_diversity > 0) and int(self.steps_done) > self.cfg.target_warmup_steps:
                 log_p = F.log_softmax(self.task_tower(z2), dim=1)
-                losses["target_entropy"] = (w.target_entropy, -(log_p.exp() * log_p).sum(1).mean())
+                p = log_p.exp()
+                losses["target_entropy"] = (w.target_entropy, -(p * log_p).sum(1).mean())
+                mean_p = p.mean(0)
+                losses["target_diversity"] = (w.target_diversity, (mean_p * torch.log(mean_p + 1e-8)).sum())
         if self.teacher is not None:
             target = self.teacher(x1).flatten(1)
             losses["teacher"] = (w.teacher, self.semantic_distance(self.to_teacher(z1), target).mean())
