@@ -194,8 +194,8 @@ class Negate(nn.Module):
         return -x
 
 
-def test_task_tower_is_cross_entropy_on_source_labels_and_entropy_on_target_predictions():
-    model = tiny(weights={"task_tower": 0.5, "target_entropy": 0.2})
+def test_task_tower_is_cross_entropy_on_source_labels_and_information_maximisation_on_target_predictions():
+    model = tiny(weights={"task_tower": 0.5, "target_entropy": 0.2, "target_diversity": 0.7})
     assert model.label_classes_a == 10 and tiny().label_classes_a == 0
     nn.init.zeros_(model.task_tower.weight)
     nn.init.zeros_(model.task_tower.bias)  # uniform predictions: both terms are log(10)
@@ -204,14 +204,27 @@ def test_task_tower_is_cross_entropy_on_source_labels_and_entropy_on_target_pred
     assert losses["task_tower"][0] == 0.5 and losses["target_entropy"][0] == 0.2
     assert losses["task_tower"][1].item() == pytest.approx(math.log(10))
     assert losses["target_entropy"][1].item() == pytest.approx(math.log(10))
+    assert losses["target_diversity"][0] == 0.7
+    assert losses["target_diversity"][1].item() == pytest.approx(-math.log(10))  # all ten classes used: its minimum
     with torch.no_grad():
         model.task_tower.bias[3] = 100.0  # certain of class 3 for every input
     losses = model.losses("autoencoder", batch(0), batch(1), labels)
     assert losses["target_entropy"][1].item() == pytest.approx(0, abs=1e-6)
+    assert losses["target_diversity"][1].item() == pytest.approx(0, abs=1e-6)  # one class for the whole batch
     assert losses["task_tower"][1].item() == pytest.approx(3 * 100 / 4, rel=1e-4)  # 3 of 4 labels are not 3
     assert "task_tower" not in tiny().losses("autoencoder", batch(0), batch(1))
     with pytest.raises(ValueError, match="labels"):
         model.losses("autoencoder", batch(0), batch(1))
+
+
+def test_target_terms_wait_for_the_warmup_steps_while_the_tower_trains_from_the_first():
+    model = tiny(weights={"task_tower": 1.0, "target_entropy": 0.3, "target_diversity": 1.0}, target_warmup_steps=2)
+    labels = torch.tensor([0, 3, 9, 9])
+    for _ in range(2):
+        losses = model.losses("autoencoder", batch(0), batch(1), labels)
+        assert "task_tower" in losses and "target_entropy" not in losses and "target_diversity" not in losses
+    losses = model.losses("autoencoder", batch(0), batch(1), labels)
+    assert "target_entropy" in losses and "target_diversity" in losses
 
 
 def test_config_refuses_bad_model_values():
@@ -219,6 +232,8 @@ def test_config_refuses_bad_model_values():
         load_config("digits", ["model.sharing=some"])
     with pytest.raises(ValueError, match="task_tower"):
         load_config("digits", ["model.weights.task_tower=0", "model.weights.target_entropy=0.1"])
+    with pytest.raises(ValueError, match="target_diversity > 0 needs the task tower"):
+        load_config("digits", ["model.weights.task_tower=0", "model.weights.target_entropy=0"])
     with pytest.raises(ValueError, match="teacher"):
         load_config("digits", ["model.teacher=", "model.weights.teacher=1"])
 

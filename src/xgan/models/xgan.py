@@ -6,8 +6,9 @@
     L_sem  = |e2(d2(z1)) - z1| + |e1(d1(z2)) - z2|  semantic consistency, both directions
     L_gan  = GAN loss of D2 on d2(z1) (and of D1 on d1(z2))            optional
     L_teach= |T(x1) - W z1|                        optional, T a frozen pretrained feature extractor
-    L_task = CE(h(z1), y1) + H(softmax(h(z2)))     optional task tower h on A's labels y1 (talk, VisDA), and
-                                                   the conditional entropy of its predictions on B (VADA)
+    L_task = CE(h(z1), y1)                        optional task tower h on A's labels y1 (talk, VisDA)
+    L_im   = H(softmax(h(z2))) - H(mean softmax(h(z2)))  optional information maximisation on B (SHOT): each
+                                                   prediction confident, the batch spread over the classes
 
 Layer table (seed 001, 64 px): e: 3 -> 32 -> 64 -> [128 -> 256 -> FC 1024 -> FC 1024];
 d: 1024 -> [4x4x512 -> 8x8x256] -> 128 -> 64 -> 3; brackets mark the layers shared by the two domains in
@@ -92,7 +93,8 @@ class XGANConfig:
             raise ValueError("model.weights.teacher or teacher_consistency > 0 needs model.teacher ('package.module:factory')")
         for name in ("target_entropy", "target_diversity"):
             if getattr(self.weights, name) > 0 and self.weights.task_tower <= 0:
-                raise ValueError(f"model.weights.{name} > 0 needs the task tower (model.weights.task_tower > 0)")
+                raise ValueError(f"model.weights.{name} > 0 needs the task tower (model.weights.task_tower > 0); "
+                                 f"without the tower, set model.weights.{name}=0")
 
 
 def encoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
@@ -213,6 +215,7 @@ class XGAN(TranslationModel):
     def autoencoder_losses(self, x1: torch.Tensor, x2: torch.Tensor, labels1: torch.Tensor | None = None) -> Losses:
         w = self.cfg.weights
         self.domain_classifier[0].scale = self.reversal_strength()
+        step = int(self.steps_done)  # this step's index (in eval mode: the number of steps trained)
         if self.training:
             self.steps_done += 1
         z1, z2 = self.e1(x1), self.e2(x2)
@@ -235,7 +238,7 @@ class XGAN(TranslationModel):
             if labels1 is None:
                 raise ValueError("model.weights.task_tower > 0: losses() needs domain A's labels")
             losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z1), labels1))
-            if (w.target_entropy > 0 or w.target_diversity > 0) and int(self.steps_done) > self.cfg.target_warmup_steps:
+            if (w.target_entropy > 0 or w.target_diversity > 0) and step >= self.cfg.target_warmup_steps:
                 log_p = F.log_softmax(self.task_tower(z2), dim=1)
                 p = log_p.exp()
                 losses["target_entropy"] = (w.target_entropy, -(p * log_p).sum(1).mean())
