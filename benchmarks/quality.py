@@ -35,8 +35,7 @@ ADDED_TERMS = [
     ("+ semantic", ["semantic"]),
     ("+ GAN", ["gan"]),
     ("+ teacher", ["teacher"]),
-    ("+ task tower", ["task_tower"]),
-    ("+ information maximisation (preset)", ["target_entropy", "target_diversity"]),
+    ("+ task tower (preset)", ["task_tower", "target_entropy", "target_diversity"]),
 ]
 ABLATION = [(name, [f"model.weights.{term}=0" for _, later in ADDED_TERMS[i + 1:] for term in later])
             for i, (name, _) in enumerate(ADDED_TERMS)]
