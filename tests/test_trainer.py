@@ -214,8 +214,7 @@ def test_a_task_tower_trains_on_the_labels_of_exactly_the_source_images_of_each_
     for a, labels in seen:
         rows = [int((to_model_range(task.train_a.images) == image).flatten(1).all(1).nonzero()) for image in a]
         assert torch.equal(labels, task.train_a.labels[rows])
-    no_tower = tiny_config("model.weights.task_tower=0", "model.weights.target_entropy=0", "model.weights.target_diversity=0")
-    assert Trainer(no_tower, task=task).batch(0)[2] is None  # no tower, no labels
+    assert Trainer(tiny_config("model.weights.task_tower=0"), task=task).batch(0)[2] is None  # no tower, no labels
 
 
 def test_a_task_tower_on_a_task_without_source_labels_is_a_clear_error(tiny_config):

@@ -233,7 +233,7 @@ def test_config_refuses_bad_model_values():
     with pytest.raises(ValueError, match="task_tower"):
         load_config("digits", ["model.weights.task_tower=0", "model.weights.target_entropy=0.1"])
     with pytest.raises(ValueError, match="target_diversity > 0 needs the task tower"):
-        load_config("digits", ["model.weights.task_tower=0", "model.weights.target_entropy=0"])
+        load_config("digits", ["model.weights.task_tower=0", "model.weights.target_diversity=1"])
     with pytest.raises(ValueError, match="teacher"):
         load_config("digits", ["model.teacher=", "model.weights.teacher=1"])
 
