@@ -240,10 +240,11 @@ class XGAN(TranslationModel):
             losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z1), labels1))
             if (w.target_entropy > 0 or w.target_diversity > 0) and step >= self.cfg.target_warmup_steps:
                 log_p = F.log_softmax(self.task_tower(z2), dim=1)
-                p = log_p.exp()
-                losses["target_entropy"] = (w.target_entropy, -(p * log_p).sum(1).mean())
-                mean_p = p.mean(0)
-                losses["target_diversity"] = (w.target_diversity, (mean_p * torch.log(mean_p + 1e-8)).sum())
+                if w.target_entropy > 0:
+                    losses["target_entropy"] = (w.target_entropy, -(log_p.exp() * log_p).sum(1).mean())
+                if w.target_diversity > 0:
+                    log_mean_p = torch.logsumexp(log_p, dim=0) - math.log(len(log_p))  # log of the batch mean
+                    losses["target_diversity"] = (w.target_diversity, (log_mean_p.exp() * log_mean_p).sum())
         if self.teacher is not None:
             target = self.teacher(x1).flatten(1)
             losses["teacher"] = (w.teacher, self.semantic_distance(self.to_teacher(z1), target).mean())
