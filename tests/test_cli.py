@@ -34,6 +34,14 @@ def test_resume_extends_a_finished_run(trained_run, tmp_path):
     assert (run / "checkpoints" / "latest").read_text().strip() == "step_00000006"
 
 
+def test_an_override_right_after_resume_is_an_override_not_a_checkpoint(trained_run, tmp_path):
+    run = tmp_path / "run"
+    import shutil
+    shutil.copytree(trained_run, run)
+    assert main(["train", "--out", str(run), "--resume", "train.steps=6"]) == 0
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step_00000006"
+
+
 def test_translate_a_folder_reports_bad_files_and_translates_the_rest(trained_run, tmp_path, capsys):
     inputs = tmp_path / "in"
     (inputs / "nested").mkdir(parents=True)

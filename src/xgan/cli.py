@@ -117,6 +117,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if "=" in args.config:  # `xgan train train.steps=9`: an override, not a config name
         args.overrides, args.config = [args.config, *args.overrides], "digits"
+    if args.resume and "=" in args.resume and not Path(args.resume).exists():
+        # `--resume train.steps=9`: argparse hands the optional value the override that follows the flag
+        args.overrides, args.resume = [*args.overrides, args.resume], ""
     overrides = list(args.overrides) + ([f"run_dir={args.out}"] if args.out else [])
     resume = None
     if args.resume is not None:
