@@ -34,16 +34,16 @@ MODELS = [("XGAN", "{task}"), ("DTN", "dtn-{task}"), ("fine-tuned DTN", "dtn-fin
 CALIBRATION_STEPS = 6
 
 
-def cpu_seconds_per_step(preset: str, run_dir: Path) -> float:
+def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] = ()) -> float:
     """Process CPU time of one training step of `preset`, after two warm-up steps."""
     trainer = Trainer(load_config(preset, [f"run_dir={run_dir}", "train.eval_every=0", "train.best_metric=",
-                                           "train.lr_decay_steps=0"]))
+                                           "train.lr_decay_steps=0", *overrides]))
     batches = [trainer.batch(s) for s in range(CALIBRATION_STEPS + 2)]
-    for a, b in batches[:2]:
-        trainer.train_step(a, b)
+    for batch in batches[:2]:
+        trainer.train_step(*batch)
     start = time.process_time()
-    for a, b in batches[2:]:
-        trainer.train_step(a, b)
+    for batch in batches[2:]:
+        trainer.train_step(*batch)
     return (time.process_time() - start) / CALIBRATION_STEPS
 
 
