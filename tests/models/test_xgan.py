@@ -218,13 +218,30 @@ def test_task_tower_is_cross_entropy_on_source_labels_and_information_maximisati
 
 
 def test_target_terms_wait_for_the_warmup_steps_while_the_tower_trains_from_the_first():
-    model = tiny(weights={"task_tower": 1.0, "target_entropy": 0.3, "target_diversity": 1.0}, target_warmup_steps=2)
+    target_terms = {"target_entropy", "target_diversity", "target_pseudo_label"}
+    model = tiny(weights={"task_tower": 1.0, **{name: 0.5 for name in target_terms}}, target_warmup_steps=2)
     labels = torch.tensor([0, 3, 9, 9])
     for _ in range(2):
         losses = model.losses("autoencoder", batch(0), batch(1), labels)
-        assert "task_tower" in losses and "target_entropy" not in losses and "target_diversity" not in losses
+        assert "task_tower" in losses and not target_terms & set(losses)
     losses = model.losses("autoencoder", batch(0), batch(1), labels)
-    assert "target_entropy" in losses and "target_diversity" in losses
+    assert target_terms <= set(losses)
+
+
+def test_pseudo_labels_train_the_tower_toward_its_own_confident_predictions_on_target():
+    model = tiny(weights={"task_tower": 1.0, "target_pseudo_label": 0.4}, pseudo_label_threshold=0.9)
+    labels = torch.tensor([0, 3, 9, 9])
+    nn.init.zeros_(model.task_tower.weight)
+    nn.init.zeros_(model.task_tower.bias)  # uniform predictions: nothing is confident, the term is 0
+    weight, value = model.losses("autoencoder", batch(0), batch(1), labels)["target_pseudo_label"]
+    assert weight == 0.4 and value.item() == 0 and model.stats()["pseudo_label_fraction"] == 0
+    with torch.no_grad():
+        model.task_tower.bias[3] = 5.0  # class 3 at probability e^5 / (e^5 + 9) = 0.943 for every input
+    value = model.losses("autoencoder", batch(0), batch(1), labels)["target_pseudo_label"][1]
+    assert value.item() == pytest.approx(-math.log(math.exp(5) / (math.exp(5) + 9)), rel=1e-4)
+    assert model.stats()["pseudo_label_fraction"] == 1
+    value.backward()
+    assert model.task_tower.bias.grad[3] < 0  # descending it raises the confident class further
 
 
 def test_config_refuses_bad_model_values():
@@ -234,6 +251,8 @@ def test_config_refuses_bad_model_values():
         load_config("digits", ["model.weights.task_tower=0", "model.weights.target_entropy=0.1"])
     with pytest.raises(ValueError, match="target_diversity > 0 needs the task tower"):
         load_config("digits", ["model.weights.task_tower=0", "model.weights.target_diversity=1"])
+    with pytest.raises(ValueError, match="target_pseudo_label > 0 needs the task tower"):
+        load_config("digits", ["model.weights.task_tower=0", "model.weights.target_pseudo_label=1"])
     with pytest.raises(ValueError, match="teacher"):
         load_config("digits", ["model.teacher=", "model.weights.teacher=1"])
 

@@ -9,6 +9,7 @@
     L_task = CE(h(z1), y1)                        optional task tower h on A's labels y1 (talk, VisDA)
     L_im   = H(softmax(h(z2))) - H(mean softmax(h(z2)))  optional information maximisation on B (SHOT): each
                                                    prediction confident, the batch spread over the classes
+    L_pl   = CE(h(z2), argmax h(z2)) where max softmax h(z2) >= threshold   optional confident pseudo-labels on B
 
 Layer table (seed 001, 64 px): e: 3 -> 32 -> 64 -> [128 -> 256 -> FC 1024 -> FC 1024];
 d: 1024 -> [4x4x512 -> 8x8x256] -> 128 -> 64 -> 3; brackets mark the layers shared by the two domains in
@@ -55,6 +56,10 @@ class XGANWeights:
     # Entropy of the tower's mean prediction over a B batch, maximised (the diversity half of information
     # maximisation, Liang et al. 2020, SHOT): without it, the entropy term can settle B's digits into few classes.
     target_diversity: float = 0.0
+    # Self-training on B (confidence-thresholded pseudo-labels, as in FixMatch): cross-entropy of the tower on B's
+    # embeddings toward its own prediction, for the embeddings it already classifies with confidence >=
+    # model.pseudo_label_threshold (averaged over the whole batch). Needs the tower.
+    target_pseudo_label: float = 0.0
 
 
 @dataclass
@@ -77,9 +82,10 @@ class XGANConfig:
     teacher: str = ""  # "package.module:factory" returning a frozen nn.Module from images to feature vectors
     teacher_weights: str = ""  # optional safetensors file loaded into the teacher
     task_classes: int = 10  # outputs of the task tower (weights.task_tower)
-    # target_entropy and target_diversity start after this many steps: on a tower that does not yet read A's
-    # classes, they would settle B's digits into wrong classes for good.
+    # The B-side terms (target_entropy, target_diversity, target_pseudo_label) start after this many steps: on a
+    # tower that does not yet read A's classes, they would settle B's digits into wrong classes for good.
     target_warmup_steps: int = 0
+    pseudo_label_threshold: float = 0.8  # weights.target_pseudo_label: the tower's confidence that makes a label
     weights: XGANWeights = field(default_factory=XGANWeights)
 
     def __post_init__(self) -> None:
@@ -91,7 +97,7 @@ class XGANConfig:
             raise ValueError(f"model.dann_classes must be 2 or 4, not {self.dann_classes}")
         if (self.weights.teacher > 0 or self.weights.teacher_consistency > 0) and not self.teacher:
             raise ValueError("model.weights.teacher or teacher_consistency > 0 needs model.teacher ('package.module:factory')")
-        for name in ("target_entropy", "target_diversity"):
+        for name in ("target_entropy", "target_diversity", "target_pseudo_label"):
             if getattr(self.weights, name) > 0 and self.weights.task_tower <= 0:
                 raise ValueError(f"model.weights.{name} > 0 needs the task tower (model.weights.task_tower > 0); "
                                  f"without the tower, set model.weights.{name}=0")
@@ -238,13 +244,21 @@ class XGAN(TranslationModel):
             if labels1 is None:
                 raise ValueError("model.weights.task_tower > 0: losses() needs domain A's labels")
             losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z1), labels1))
-            if (w.target_entropy > 0 or w.target_diversity > 0) and step >= self.cfg.target_warmup_steps:
-                log_p = F.log_softmax(self.task_tower(z2), dim=1)
+            if (w.target_entropy > 0 or w.target_diversity > 0 or w.target_pseudo_label > 0) \
+                    and step >= self.cfg.target_warmup_steps:
+                logits2 = self.task_tower(z2)
+                log_p = F.log_softmax(logits2, dim=1)
                 if w.target_entropy > 0:
                     losses["target_entropy"] = (w.target_entropy, -(log_p.exp() * log_p).sum(1).mean())
                 if w.target_diversity > 0:
                     log_mean_p = torch.logsumexp(log_p, dim=0) - math.log(len(log_p))  # log of the batch mean
                     losses["target_diversity"] = (w.target_diversity, (log_mean_p.exp() * log_mean_p).sum())
+                if w.target_pseudo_label > 0:
+                    confidence, guess = log_p.detach().exp().max(dim=1)
+                    confident = (confidence >= self.cfg.pseudo_label_threshold).float()
+                    self._stats["pseudo_label_fraction"] = float(confident.mean())
+                    losses["target_pseudo_label"] = (w.target_pseudo_label,
+                                                     (F.cross_entropy(logits2, guess, reduction="none") * confident).mean())
         if self.teacher is not None:
             target = self.teacher(x1).flatten(1)
             losses["teacher"] = (w.teacher, self.semantic_distance(self.to_teacher(z1), target).mean())
