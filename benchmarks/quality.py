@@ -35,7 +35,8 @@ ADDED_TERMS = [
     ("+ semantic", ["semantic"]),
     ("+ GAN", ["gan"]),
     ("+ teacher", ["teacher"]),
-    ("+ task tower (preset)", ["task_tower", "target_entropy", "target_diversity"]),
+    # the B-side terms go with the tower, which they need (the config refuses them without it)
+    ("+ task tower (preset)", ["task_tower", "target_entropy", "target_diversity", "target_pseudo_label"]),
 ]
 ABLATION = [(name, [f"model.weights.{term}=0" for _, later in ADDED_TERMS[i + 1:] for term in later])
             for i, (name, _) in enumerate(ADDED_TERMS)]

@@ -1,5 +1,7 @@
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -26,20 +28,20 @@ def test_train_writes_a_run_directory(trained_run):
     assert "steps: 4" in (trained_run / "config.yaml").read_text()
 
 
-def test_resume_extends_a_finished_run(trained_run, tmp_path):
-    run = tmp_path / "run"
-    import shutil
-    shutil.copytree(trained_run, run)
-    assert main(["train", "--resume", "--out", str(run), "train.steps=6"]) == 0
-    assert (run / "checkpoints" / "latest").read_text().strip() == "step_00000006"
+@pytest.fixture
+def copied_run(trained_run, tmp_path):
+    """A copy of the trained run that a test may extend."""
+    return Path(shutil.copytree(trained_run, tmp_path / "run"))
 
 
-def test_an_override_right_after_resume_is_an_override_not_a_checkpoint(trained_run, tmp_path):
-    run = tmp_path / "run"
-    import shutil
-    shutil.copytree(trained_run, run)
-    assert main(["train", "--out", str(run), "--resume", "train.steps=6"]) == 0
-    assert (run / "checkpoints" / "latest").read_text().strip() == "step_00000006"
+def test_resume_extends_a_finished_run(copied_run):
+    assert main(["train", "--resume", "--out", str(copied_run), "train.steps=6"]) == 0
+    assert (copied_run / "checkpoints" / "latest").read_text().strip() == "step_00000006"
+
+
+def test_an_override_right_after_resume_is_an_override_not_a_checkpoint(copied_run):
+    assert main(["train", "--out", str(copied_run), "--resume", "train.steps=6"]) == 0
+    assert (copied_run / "checkpoints" / "latest").read_text().strip() == "step_00000006"
 
 
 def test_translate_a_folder_reports_bad_files_and_translates_the_rest(trained_run, tmp_path, capsys):
