@@ -37,7 +37,7 @@ CALIBRATION_STEPS = 6
 def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] = ()) -> float:
     """Process CPU time of one training step of `preset`, after two warm-up steps."""
     trainer = Trainer(load_config(preset, [f"run_dir={run_dir}", "train.eval_every=0", "train.best_metric=",
-                                           "train.lr_decay_steps=0", *overrides]))
+                                           *overrides]))
     batches = [trainer.batch(s) for s in range(CALIBRATION_STEPS + 2)]
     for batch in batches[:2]:
         trainer.train_step(*batch)
@@ -50,8 +50,6 @@ def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] 
 def budget_overrides(preset: str, steps: int) -> list[str]:
     overrides = [f"train.steps={steps}", "train.eval_every=0", "train.best_metric=",
                  f"train.sample_every={max(1, steps // 4)}", f"train.checkpoint_every={steps}"]
-    if load_config(preset).train.lr_decay_steps:  # keep the preset's schedule shape: decay over the second half
-        overrides.append(f"train.lr_decay_steps={steps // 2}")
     return overrides
 
 

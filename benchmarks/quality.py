@@ -2,8 +2,8 @@
 
     python benchmarks/quality.py --task digits --model xgan          final line: class_preservation <A->B value>
     python benchmarks/quality.py --task digits --model xgan --ablation --steps 600
-        also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher, +task tower) for the same steps and
-        writes the table to benchmarks/results/ablation_<task>_<model>.md
+        also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher, +task tower, +pseudo-labels)
+        for the same steps and writes the table to benchmarks/results/ablation_<task>_<model>.md
 
 Extra KEY=VALUE arguments override the preset. Times are wall-clock and process CPU (all threads) on this
 machine, including the one-off training of the judging classifiers and any teacher when not yet cached.
@@ -35,8 +35,9 @@ ADDED_TERMS = [
     ("+ semantic", ["semantic"]),
     ("+ GAN", ["gan"]),
     ("+ teacher", ["teacher"]),
-    # the B-side terms go with the tower, which they need (the config refuses them without it)
-    ("+ task tower (preset)", ["task_tower", "target_entropy", "target_diversity", "target_pseudo_label"]),
+    # the information-maximisation terms go with the tower, which they need (the config refuses them without it)
+    ("+ task tower", ["task_tower", "target_entropy", "target_diversity"]),
+    ("+ pseudo-labels (preset)", ["target_pseudo_label"]),
 ]
 ABLATION = [(name, [f"model.weights.{term}=0" for _, later in ADDED_TERMS[i + 1:] for term in later])
             for i, (name, _) in enumerate(ADDED_TERMS)]

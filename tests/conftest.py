@@ -9,7 +9,7 @@ from xgan.data import ImageSet, Task
 # A model small enough to train in a second on two CPU cores, on a digits task small enough to render at once.
 TINY_RUN = ["data.image_size=16", "data.printed_train=96", "data.printed_test=16", "train.batch_size=8",
             "train.log_every=1", "train.sample_every=2", "train.checkpoint_every=2", "train.eval_every=0",
-            "train.best_metric=", "train.lr_decay_steps=0"]  # tests that evaluate say so
+            "train.best_metric=", "train.lr_decay_fraction=0"]  # tests that evaluate say so
 TINY_MODEL = {"xgan": ["model.width=0.125", "model.embedding_dim=32"], "dtn": ["model.width=0.125"],
               "cyclegan": ["model.width=0.125", "model.residual_blocks=1"]}
 TINY = TINY_MODEL["xgan"] + TINY_RUN

@@ -157,9 +157,23 @@ def test_learning_rates_decay_linearly_to_zero_over_the_last_steps(tiny_config):
     assert seen == pytest.approx([1e-3, 1e-3, 1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
 
 
-def test_lr_decay_longer_than_the_run_is_a_config_error(tiny_config):
+def test_a_decay_fraction_keeps_its_share_of_any_run_length(tiny_config):
+    for steps in (6, 600):
+        by_fraction = Trainer(tiny_config(f"train.steps={steps}", "train.lr_decay_fraction=0.5"))
+        by_steps = Trainer(tiny_config(f"train.steps={steps}", f"train.lr_decay_steps={steps // 2}"))
+        for step in range(steps):
+            by_fraction.step = by_steps.step = step
+            assert by_fraction.lr_factor() == by_steps.lr_factor()
+        assert by_fraction.lr_factor() < 1
+
+
+def test_lr_decay_longer_than_the_run_or_set_twice_is_a_config_error(tiny_config):
     with pytest.raises(ConfigError, match="lr_decay_steps"):
         tiny_config("train.steps=4", "train.lr_decay_steps=5")
+    with pytest.raises(ConfigError, match="lr_decay_fraction"):
+        tiny_config("train.lr_decay_fraction=1.5")
+    with pytest.raises(ConfigError, match="keep one"):
+        tiny_config("train.lr_decay_steps=2", "train.lr_decay_fraction=0.5")
 
 
 def test_channels_last_and_bf16_train_like_fp32(tiny_config):
@@ -214,7 +228,7 @@ def test_a_task_tower_trains_on_the_labels_of_exactly_the_source_images_of_each_
     for a, labels in seen:
         rows = [int((to_model_range(task.train_a.images) == image).flatten(1).all(1).nonzero()) for image in a]
         assert torch.equal(labels, task.train_a.labels[rows])
-    assert Trainer(tiny_config("model.weights.task_tower=0"), task=task).batch(0)[2] is None  # no tower, no labels
+    assert Trainer(tiny_config("model.weights.task_tower=0", "model.weights.target_pseudo_label=0"), task=task).batch(0)[2] is None  # no tower, no labels
 
 
 def test_a_task_tower_on_a_task_without_source_labels_is_a_clear_error(tiny_config):

@@ -50,6 +50,7 @@ class TrainConfig:
     lr: float = 1e-4  # Adam for everything but discriminators (reference settings)
     discriminator_lr: float = 1e-4
     lr_decay_steps: int = 0  # the learning rates fall linearly to 0 over the last N steps (CycleGAN); 0: constant
+    lr_decay_fraction: float = 0.0  # the same over this share of train.steps (0.5: the second half, whatever the length)
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
@@ -75,6 +76,10 @@ class TrainConfig:
             raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not '{self.precision}'")
         if not 0 <= self.lr_decay_steps <= self.steps:
             raise ConfigError(f"train.lr_decay_steps must be in [0, train.steps={self.steps}], not {self.lr_decay_steps}")
+        if not 0 <= self.lr_decay_fraction <= 1:
+            raise ConfigError(f"train.lr_decay_fraction must be in [0, 1], not {self.lr_decay_fraction}")
+        if self.lr_decay_steps and self.lr_decay_fraction:
+            raise ConfigError("train.lr_decay_steps and train.lr_decay_fraction both set: keep one (the other 0)")
         for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
                      "eval_count"):
             if getattr(self, name) < 1:

@@ -156,11 +156,13 @@ class Trainer:
             return losses_of(phase, a, b, labels_a)
 
     def lr_factor(self) -> float:
-        """Multiplier of every learning rate at this step: 1, then linearly to 0 over the last lr_decay_steps."""
+        """Multiplier of every learning rate at this step: 1, then linearly to 0 over the last lr_decay_steps (or
+        lr_decay_fraction of the steps)."""
         cfg = self.config.train
-        if not cfg.lr_decay_steps:
+        decay_steps = cfg.lr_decay_steps or round(cfg.lr_decay_fraction * cfg.steps)
+        if not decay_steps:
             return 1.0
-        return min(1.0, (cfg.steps - self.step) / (cfg.lr_decay_steps + 1))
+        return min(1.0, (cfg.steps - self.step) / (decay_steps + 1))
 
     def train_step(self, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Every optimiser in turn minimises its weighted loss terms; returns the (detached) terms for logging."""

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from xgan.config import load_config
+from xgan.models.deform import deform
 from xgan.models.xgan import XGAN, XGANConfig, XGANWeights
 
 SIZE = 16
@@ -268,3 +269,22 @@ def test_reversal_strength_ramps_from_zero_to_one_and_counts_training_steps_only
     model.steps_done.fill_(10)
     assert model.reversal_strength() == pytest.approx(1.0, abs=1e-4)
     assert tiny().reversal_strength() == 1.0  # no ramp
+
+
+def test_a_deforming_tower_reads_deformed_copies_of_the_source_and_trains_the_encoder_through_them():
+    labels = torch.tensor([0, 3, 9, 9])
+    plain = tiny(weights={"task_tower": 1.0})
+    deforming = tiny(weights={"task_tower": 1.0}, tower_deform=2.0)
+    torch.manual_seed(1)
+    clean = plain.losses("autoencoder", batch(0), batch(1), labels)["task_tower"][1]
+    torch.manual_seed(1)
+    bent = deforming.losses("autoencoder", batch(0), batch(1), labels)["task_tower"][1]
+    assert plain.state_dict().keys() == deforming.state_dict().keys()  # same parameters: only the input differs
+    assert abs(bent.item() - clean.item()) > 1e-4
+    torch.manual_seed(1)
+    expected = deforming.task_tower(deforming.e1(deform(batch(0), elastic=2.0)))
+    assert bent.item() == pytest.approx(torch.nn.functional.cross_entropy(expected, labels).item(), rel=1e-5)
+    bent.backward()
+    assert next(deforming.e1.parameters()).grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="tower_deform"):
+        load_config("digits", ["model.tower_deform=-1"])

@@ -6,7 +6,8 @@
     L_sem  = |e2(d2(z1)) - z1| + |e1(d1(z2)) - z2|  semantic consistency, both directions
     L_gan  = GAN loss of D2 on d2(z1) (and of D1 on d1(z2))            optional
     L_teach= |T(x1) - W z1|                        optional, T a frozen pretrained feature extractor
-    L_task = CE(h(z1), y1)                        optional task tower h on A's labels y1 (talk, VisDA)
+    L_task = CE(h(z1), y1)                        optional task tower h on A's labels y1 (talk, VisDA); with
+                                                   model.tower_deform, z1 = e1(deform(x1)) (Simard et al. 2003)
     L_im   = H(softmax(h(z2))) - H(mean softmax(h(z2)))  optional information maximisation on B (SHOT): each
                                                    prediction confident, the batch spread over the classes
     L_pl   = CE(h(z2), argmax h(z2)) where max softmax h(z2) >= threshold   optional confident pseudo-labels on B
@@ -27,6 +28,7 @@ from torch import nn
 
 from xgan.distributed import mean_over_ranks
 from xgan.models.base import Losses, TranslationModel
+from xgan.models.deform import deform
 from xgan.models.layers import (GradientReversal, ImagePool, ProjectTo4x4, down, downsamplings, gan_loss, make_norm,
                                 says_real, scaled, shared_pair, up)
 from xgan.models.teachers import load_extractor
@@ -82,6 +84,10 @@ class XGANConfig:
     teacher: str = ""  # "package.module:factory" returning a frozen nn.Module from images to feature vectors
     teacher_weights: str = ""  # optional safetensors file loaded into the teacher
     task_classes: int = 10  # outputs of the task tower (weights.task_tower)
+    # > 0: the tower learns A's classes from randomly deformed copies of A's images (affine, then elastic
+    # displacements of this many pixels at 28 px; xgan.models.deform), so that the encoder files printed digits
+    # bent toward handwriting under their own class. 0: the tower reads e1(x1) itself.
+    tower_deform: float = 0.0
     # The B-side terms (target_entropy, target_diversity, target_pseudo_label) start after this many steps: on a
     # tower that does not yet read A's classes, they would settle B's digits into wrong classes for good.
     target_warmup_steps: int = 0
@@ -97,6 +103,8 @@ class XGANConfig:
             raise ValueError(f"model.dann_classes must be 2 or 4, not {self.dann_classes}")
         if (self.weights.teacher > 0 or self.weights.teacher_consistency > 0) and not self.teacher:
             raise ValueError("model.weights.teacher or teacher_consistency > 0 needs model.teacher ('package.module:factory')")
+        if self.tower_deform < 0:
+            raise ValueError(f"model.tower_deform must be >= 0 (pixels of elastic displacement), not {self.tower_deform}")
         for name in ("target_entropy", "target_diversity", "target_pseudo_label"):
             if getattr(self.weights, name) > 0 and self.weights.task_tower <= 0:
                 raise ValueError(f"model.weights.{name} > 0 needs the task tower (model.weights.task_tower > 0); "
@@ -243,7 +251,8 @@ class XGAN(TranslationModel):
         if self.label_classes_a:
             if labels1 is None:
                 raise ValueError("model.weights.task_tower > 0: losses() needs domain A's labels")
-            losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z1), labels1))
+            z_tower = self.e1(deform(x1, elastic=self.cfg.tower_deform)) if self.cfg.tower_deform > 0 else z1
+            losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z_tower), labels1))
             if (w.target_entropy > 0 or w.target_diversity > 0 or w.target_pseudo_label > 0) \
                     and step >= self.cfg.target_warmup_steps:
                 logits2 = self.task_tower(z2)
