@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-REFERENCE_SIZE = 28  # Simard et al.'s MNIST size: `elastic` and `smoothness` are in its pixels
+REFERENCE_SIZE = 28  # Simard et al.'s MNIST size: `smoothness` is in its pixels, scaled to the image
 
 
 def gaussian_kernel(sigma: float, device: torch.device) -> torch.Tensor:
@@ -22,7 +22,7 @@ def gaussian_kernel(sigma: float, device: torch.device) -> torch.Tensor:
 
 def displacement_field(n: int, size: int, elastic: float, smoothness: float, device: torch.device) -> torch.Tensor:
     """(n, size, size, 2) smooth random displacements, in grid units (the image spans [-1, 1]), whose standard
-    deviation within each image is `elastic` pixels at 28 px."""
+    deviation within each image is `elastic` pixels of the image."""
     field = torch.randn(n, 2, size, size, device=device)
     kernel = gaussian_kernel(smoothness * size / REFERENCE_SIZE, device)
     radius = min(len(kernel) // 2, size - 1)  # reflection padding needs a pad narrower than the image
@@ -31,14 +31,14 @@ def displacement_field(n: int, size: int, elastic: float, smoothness: float, dev
     field = F.conv2d(field, kernel.view(1, 1, 1, -1).expand(2, 1, 1, -1), groups=2)  # separable blur: rows
     field = F.conv2d(field, kernel.view(1, 1, -1, 1).expand(2, 1, -1, 1), groups=2)  # then columns
     field = field / field.flatten(1).std(dim=1).clamp_min(1e-12).view(n, 1, 1, 1)
-    return field.permute(0, 2, 3, 1) * elastic * 2 / REFERENCE_SIZE
+    return field.permute(0, 2, 3, 1) * elastic * 2 / size
 
 
 def deform(images: torch.Tensor, elastic: float = 2.0, rotation: float = 15.0, shear: float = 0.3,
            scale: tuple[float, float] = (0.85, 1.15), shift: float = 0.1, smoothness: float = 4.0) -> torch.Tensor:
     """Each image under its own random deformation: rotation up to `rotation` degrees, shear up to `shear`,
-    zoom in `scale`, shift up to `shift` of the image size, then elastic displacements (`elastic` pixels at
-    28 px, smoothed over `smoothness` pixels). Edges extend the border pixels, so no new colour appears."""
+    zoom in `scale`, shift up to `shift` of the image size, then elastic displacements (`elastic` pixels of the
+    image, smoothed over `smoothness` pixels at 28 px). Edges extend the border pixels, so no new colour appears."""
     n, _, height, width = images.shape
     if height != width:
         raise ValueError(f"deform expects square images, not {height}x{width}")

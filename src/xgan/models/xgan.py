@@ -85,7 +85,7 @@ class XGANConfig:
     teacher_weights: str = ""  # optional safetensors file loaded into the teacher
     task_classes: int = 10  # outputs of the task tower (weights.task_tower)
     # > 0: the tower learns A's classes from randomly deformed copies of A's images (affine, then elastic
-    # displacements of this many pixels at 28 px; xgan.models.deform), so that the encoder files printed digits
+    # displacements of this many pixels; xgan.models.deform), so that the encoder files printed digits
     # bent toward handwriting under their own class. 0: the tower reads e1(x1) itself.
     tower_deform: float = 0.0
     # The B-side terms (target_entropy, target_diversity, target_pseudo_label) start after this many steps: on a
