@@ -59,6 +59,13 @@ def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
     return reduced / dist.get_world_size()
 
 
+def rank_share() -> tuple[int, int]:
+    """(rank, world size): this process takes rows rank::size of every global batch ((0, 1) when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
 def leave() -> None:
     """Tear the process group down while the interpreter is whole: left to exit, gloo's worker threads can abort
     the process (SIGABRT, "terminate called without an active exception") after a run that succeeded."""

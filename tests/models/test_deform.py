@@ -49,6 +49,15 @@ def test_deformation_is_reproducible_from_the_global_seed():
     torch.testing.assert_close(deform(images), first, atol=0, rtol=0)
 
 
+def test_shares_of_a_batch_deform_as_the_whole_batch_does():
+    images = glyphs(6)
+    torch.manual_seed(4)
+    whole = deform(images)
+    for k in range(3):  # each as a rank of three would, from the same RNG state
+        torch.manual_seed(4)
+        torch.testing.assert_close(deform(images[k::3], share=(k, 3)), whole[k::3], atol=1e-6, rtol=0)
+
+
 def test_deform_refuses_non_square_images():
     with pytest.raises(ValueError, match="square"):
         deform(torch.zeros(1, 3, 16, 32))

@@ -20,10 +20,12 @@ def gaussian_kernel(sigma: float, device: torch.device) -> torch.Tensor:
     return kernel / kernel.sum()
 
 
-def displacement_field(n: int, size: int, elastic: float, smoothness: float, device: torch.device) -> torch.Tensor:
+def displacement_field(n: int, size: int, elastic: float, smoothness: float, device: torch.device,
+                       share: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """(n, size, size, 2) smooth random displacements, in grid units (the image spans [-1, 1]), whose standard
-    deviation within each image is `elastic` pixels of the image."""
-    field = torch.randn(n, 2, size, size, device=device)
+    deviation within each image is `elastic` pixels of the image. `share` as in `deform`."""
+    k, parts = share
+    field = torch.randn(n * parts, 2, size, size, device=device)[k::parts]
     kernel = gaussian_kernel(smoothness * size / REFERENCE_SIZE, device)
     radius = min(len(kernel) // 2, size - 1)  # reflection padding needs a pad narrower than the image
     kernel = kernel[len(kernel) // 2 - radius: len(kernel) // 2 + radius + 1]
@@ -35,17 +37,23 @@ def displacement_field(n: int, size: int, elastic: float, smoothness: float, dev
 
 
 def deform(images: torch.Tensor, elastic: float = 2.0, rotation: float = 15.0, shear: float = 0.3,
-           scale: tuple[float, float] = (0.85, 1.15), shift: float = 0.1, smoothness: float = 4.0) -> torch.Tensor:
+           scale: tuple[float, float] = (0.85, 1.15), shift: float = 0.1, smoothness: float = 4.0,
+           share: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """Each image under its own random deformation: rotation up to `rotation` degrees, shear up to `shear`,
     zoom in `scale`, shift up to `shift` of the image size, then elastic displacements (`elastic` pixels of the
-    image, smoothed over `smoothness` pixels at 28 px). Edges extend the border pixels, so no new colour appears."""
+    image, smoothed over `smoothness` pixels at 28 px). Edges extend the border pixels, so no new colour appears.
+    share=(k, parts): `images` are rows k::parts of a larger batch (a rank's share under torch.distributed);
+    the random draws are made for the whole batch and sliced alike, so every rank deforms its images as one
+    process would the whole batch."""
     n, _, height, width = images.shape
     if height != width:
         raise ValueError(f"deform expects square images, not {height}x{width}")
     device = images.device
 
+    k, parts = share
+
     def uniform(low: float, high: float) -> torch.Tensor:
-        return low + (high - low) * torch.rand(n, device=device)
+        return low + (high - low) * torch.rand(n * parts, device=device)[k::parts]
 
     angle, zoom, slant = torch.deg2rad(uniform(-rotation, rotation)), uniform(*scale), uniform(-shear, shear)
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
@@ -53,5 +61,5 @@ def deform(images: torch.Tensor, elastic: float = 2.0, rotation: float = 15.0, s
                          torch.stack([sin, slant * sin + cos, 2 * uniform(-shift, shift)], dim=1)], dim=1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     if elastic > 0:
-        grid = grid + displacement_field(n, height, elastic, smoothness, device)
+        grid = grid + displacement_field(n, height, elastic, smoothness, device, share)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xgan.distributed import mean_over_ranks
+from xgan.distributed import mean_over_ranks, rank_share
 from xgan.models.base import Losses, TranslationModel
 from xgan.models.deform import deform
 from xgan.models.layers import (GradientReversal, ImagePool, ProjectTo4x4, down, downsamplings, gan_loss, make_norm,
@@ -251,7 +251,8 @@ class XGAN(TranslationModel):
         if self.label_classes_a:
             if labels1 is None:
                 raise ValueError("model.weights.task_tower > 0: losses() needs domain A's labels")
-            z_tower = self.e1(deform(x1, elastic=self.cfg.tower_deform)) if self.cfg.tower_deform > 0 else z1
+            z_tower = self.e1(deform(x1, elastic=self.cfg.tower_deform, share=rank_share())) \
+                if self.cfg.tower_deform > 0 else z1
             losses["task_tower"] = (w.task_tower, F.cross_entropy(self.task_tower(z_tower), labels1))
             if (w.target_entropy > 0 or w.target_diversity > 0 or w.target_pseudo_label > 0) \
                     and step >= self.cfg.target_warmup_steps:
