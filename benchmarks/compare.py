@@ -47,10 +47,9 @@ def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] 
     return (time.process_time() - start) / CALIBRATION_STEPS
 
 
-def budget_overrides(preset: str, steps: int) -> list[str]:
-    overrides = [f"train.steps={steps}", "train.eval_every=0", "train.best_metric=",
-                 f"train.sample_every={max(1, steps // 4)}", f"train.checkpoint_every={steps}"]
-    return overrides
+def budget_overrides(steps: int) -> list[str]:
+    return [f"train.steps={steps}", "train.eval_every=0", "train.best_metric=",
+            f"train.sample_every={max(1, steps // 4)}", f"train.checkpoint_every={steps}"]
 
 
 def side_by_side(runs: list[tuple[str, Path]], task_config, count: int = 10, scale: int = 2) -> Image.Image:
@@ -99,7 +98,7 @@ def main() -> int:
         slug = preset.replace("-", "_")
         per_step = cpu_seconds_per_step(preset, out / f"{slug}_calibration")
         steps = max(1, int(args.cpu_minutes * 60 / per_step))
-        result = train_and_score(preset, budget_overrides(preset, steps), out / slug)
+        result = train_and_score(preset, budget_overrides(steps), out / slug)
         model, config, _ = load_trained(out / slug)
         trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
         result.update(label=label, preset=preset, parameters=trained,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from readme_block import publish
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data import Task, load_task
 from xgan.data.task import to_model_range
 from xgan.evaluation.classifier import LeNet, predict
 from xgan.models.deform import deform
@@ -30,7 +31,7 @@ INPUTS = {  # what the classifier trains on
 }
 
 
-def mnist_accuracy(transform, steps: int, seed: int, task) -> float:
+def mnist_accuracy(transform: Callable[[torch.Tensor], torch.Tensor], steps: int, seed: int, task: Task) -> float:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     printed, labels = to_model_range(task.train_a.images), task.train_a.labels.long()

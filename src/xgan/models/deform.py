@@ -48,9 +48,7 @@ def deform(images: torch.Tensor, elastic: float = 2.0, rotation: float = 15.0, s
     n, _, height, width = images.shape
     if height != width:
         raise ValueError(f"deform expects square images, not {height}x{width}")
-    device = images.device
-
-    k, parts = share
+    device, (k, parts) = images.device, share
 
     def uniform(low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(n * parts, device=device)[k::parts]
