@@ -18,6 +18,9 @@ class ImageSet:
     labels: torch.Tensor | None = None  # a class per image (digits, identities)
     attributes: torch.Tensor | None = None  # (N, K) integer attributes (CelebA's 40 flags, CartoonSet's parts)
     attribute_names: tuple[str, ...] = ()
+    # An identity per image, for evaluation only: test images of the two domains with equal ids are each other's
+    # true counterparts (the same emoji in two design systems, the same file name in testA/ and testB/).
+    ids: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -31,7 +34,8 @@ class ImageSet:
     def subset(self, idx: torch.Tensor) -> ImageSet:
         """The images at `idx` with their labels and attributes."""
         return ImageSet(self.images[idx], None if self.labels is None else self.labels[idx],
-                        None if self.attributes is None else self.attributes[idx], self.attribute_names)
+                        None if self.attributes is None else self.attributes[idx], self.attribute_names,
+                        None if self.ids is None else self.ids[idx])
 
 
 def spread_indices(length: int, count: int) -> torch.Tensor:
