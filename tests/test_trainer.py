@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from xgan.checkpoint import resolve_checkpoint
 from xgan.config import ConfigError
 from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
-from xgan.trainer import NonFiniteLossError, StepBatches, Trainer, pick_device
+from xgan.trainer import NonFiniteLossError, RunDirError, StepBatches, Trainer, pick_device
 
 
 def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
@@ -83,7 +84,8 @@ def test_a_nan_loss_stops_the_run_naming_step_and_term_and_saves_nothing_poisone
 
 
 def test_skip_mode_skips_the_poisoned_update_and_goes_on(tiny_config):
-    trainer = Trainer(tiny_config("train.steps=4", "train.on_nonfinite=skip"), task=random_task())
+    trainer = Trainer(tiny_config("train.steps=4", "train.on_nonfinite=skip", "train.max_skipped_fraction=0.5"),
+                      task=random_task())
     poison_at(trainer, step=2)
     before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
     trainer.step = 1
@@ -238,3 +240,122 @@ def test_a_task_tower_on_a_task_without_source_labels_is_a_clear_error(tiny_conf
         Trainer(tiny_config("model.weights.task_tower=1"), task=unlabelled)
     with pytest.raises(ValueError, match="outside the model's 4 classes"):
         Trainer(tiny_config("model.weights.task_tower=1", "model.task_classes=4"), task=task)
+
+
+# -- the run directory belongs to one run ---------------------------------------------------------------------
+def checkpoint_names(run) -> list[str]:
+    return sorted(p.name for p in (Path(run) / "checkpoints").glob("step_*"))
+
+
+def test_a_new_run_into_a_directory_holding_another_run_is_refused_and_restart_moves_it_aside(tiny_config):
+    first = Trainer(tiny_config("train.steps=4"), task=random_task())
+    first.fit()
+    run = first.run_dir
+    with pytest.raises(RunDirError, match="already holds another run"):
+        Trainer(tiny_config("train.steps=2"), task=random_task()).fit()
+    assert checkpoint_names(run) == ["step_00000002", "step_00000004"]  # untouched
+    second = Trainer(tiny_config("train.steps=2"), task=random_task(), restart=True)
+    assert second.fit() == run / "checkpoints" / "step_00000002"
+    assert checkpoint_names(run) == ["step_00000002"] and resolve_checkpoint(run).name == "step_00000002"
+    aside = [p for p in run.parent.iterdir() if p.name.startswith("run.previous-")]
+    assert len(aside) == 1 and checkpoint_names(aside[0]) == ["step_00000002", "step_00000004"]
+
+
+def test_resuming_at_or_beyond_train_steps_says_so_instead_of_training(tiny_config):
+    config = tiny_config("train.steps=4")
+    Trainer(config, task=random_task()).fit()
+    finished = Trainer(config, resume=config.run_dir, task=random_task())
+    assert finished.fit().name == "step_00000004" and finished.step == 4  # nothing trained, nothing written
+    shorter = tiny_config("train.steps=3")
+    with pytest.raises(ValueError, match="at step 4, beyond train.steps=3"):
+        Trainer(shorter, resume=config.run_dir, task=random_task()).fit()
+    assert checkpoint_names(config.run_dir) == ["step_00000002", "step_00000004"]
+
+
+def test_resuming_an_older_checkpoint_refuses_to_overwrite_newer_ones(tiny_config):
+    config = tiny_config("train.steps=4")
+    Trainer(config, task=random_task()).fit()
+    older = Path(config.run_dir) / "checkpoints" / "step_00000002"
+    with pytest.raises(RunDirError, match="would overwrite its newer checkpoint.*step_00000004"):
+        Trainer(config, resume=older, task=random_task()).fit()
+    assert checkpoint_names(config.run_dir) == ["step_00000002", "step_00000004"]
+    again = Trainer(config, resume=older, task=random_task(), restart=True)
+    assert again.fit().name == "step_00000004" and again.step == 4
+
+
+def test_a_run_directory_that_is_a_file_or_not_writable_is_refused_before_the_first_step(tiny_config, monkeypatch):
+    config = tiny_config()
+    Path(config.run_dir).parent.mkdir(parents=True, exist_ok=True)
+    Path(config.run_dir).write_text("not a folder")
+    with pytest.raises(RunDirError, match="is a file"):
+        Trainer(config, task=random_task()).fit()
+    Path(config.run_dir).unlink()
+    real_write_text = Path.write_text
+
+    def read_only(self, *args, **kwargs):
+        if self.name.startswith(".write-test"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    trainer = Trainer(config, task=random_task())
+    with pytest.raises(RunDirError, match="not writable.*Permission denied"):
+        trainer.fit()
+    assert trainer.step == 0
+
+
+def test_leftovers_of_a_kill_mid_save_are_cleaned_at_the_next_start(tiny_config):
+    config = tiny_config("train.steps=2")
+    Trainer(config, task=random_task()).fit()
+    root = Path(config.run_dir) / "checkpoints"
+    (root / ".step_00000004.abc123.tmp").mkdir()  # a snapshot killed while being filled
+    (root / ".step_00000004.abc123.tmp" / "model.safetensors").write_bytes(b"half")
+    (root / ".latest.xyz.tmp").write_text("step_00000004\n")
+    shutil.copytree(root / "step_00000002", root / ".best.old")  # killed between the two renames of `best`
+    Trainer(tiny_config("train.steps=4"), resume=config.run_dir, task=random_task()).fit()
+    assert sorted(p.name for p in root.iterdir()) == ["best", "latest", "step_00000002", "step_00000004"]
+
+
+def poison_always(trainer: Trainer) -> None:
+    original = trainer.model.losses
+
+    def losses(phase, a, b, labels_a=None):
+        return {name: (weight, value * float("nan")) for name, (weight, value) in original(phase, a, b, labels_a).items()}
+
+    trainer.model.losses = losses
+
+
+@pytest.mark.parametrize("limits, stops_at", [(["train.max_skipped_in_a_row=4", "train.max_skipped_fraction=1"], 4),
+                                              ([], 3)])  # the defaults: more than 10% of 20 steps
+def test_skip_mode_stops_a_run_that_skips_too_many_steps(tiny_config, limits, stops_at):
+    trainer = Trainer(tiny_config("train.steps=20", "train.on_nonfinite=skip", *limits), task=random_task())
+    poison_always(trainer)
+    with pytest.raises(NonFiniteLossError, match=f"step {stops_at}: .*{stops_at} step\\(s\\) skipped.*not learning"):
+        trainer.fit()
+    assert trainer.skipped_steps == stops_at
+
+
+def test_sigterm_checkpoints_the_current_step_and_the_resumed_run_ends_as_an_uninterrupted_one(tiny_config, tmp_path):
+    import os
+    import signal
+
+    config = tiny_config("train.steps=6", "train.checkpoint_every=100")
+    straight = Trainer(tiny_config("train.steps=6", "train.checkpoint_every=100", f"run_dir={tmp_path / 'straight'}"),
+                       task=random_task())
+    straight.fit()
+    trainer = Trainer(config, task=random_task())
+    original = trainer.train_step
+
+    def step_then_signal(*batch):
+        logged = original(*batch)
+        if trainer.step == 2:  # during the third step
+            os.kill(os.getpid(), signal.SIGTERM)
+        return logged
+
+    trainer.train_step = step_then_signal
+    saved = trainer.fit()
+    assert trainer.interrupted == "SIGTERM" and trainer.step == 3 and saved.name == "step_00000003"
+    resumed = Trainer(config, resume=config.run_dir, task=random_task())
+    resumed.fit()
+    for (name, expected), value in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(expected, value), name

@@ -46,7 +46,7 @@ def load(path: str | Path, device: str = "auto") -> Translator:
     from xgan.checkpoint import load_trained
     from xgan.trainer import pick_device
 
-    model, config, snapshot = load_trained(path, pick_device(device))
+    model, config, snapshot = load_trained(path, pick_device(device, option="device"))
     return Translator(model, config, snapshot)
 
 

@@ -30,6 +30,31 @@ def checkpoint_root(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
+def snapshot_step(path: Path) -> int:
+    """The step in a snapshot directory's name (step_00000600 -> 600); -1 for another name (best)."""
+    return int(path.name[5:]) if path.name.startswith("step_") and path.name[5:].isdigit() else -1
+
+
+def clean_leftovers(run_dir: str | Path) -> None:
+    """Remove what a kill mid-write left in a run: temporary snapshot directories and files (.NAME.XXXX.tmp*),
+    and a replaced snapshot's old copy (.NAME.old), put back if the kill came before its replacement landed."""
+    for folder in (Path(run_dir), checkpoint_root(run_dir), Path(run_dir) / "samples"):
+        if not folder.is_dir():
+            continue
+        for leftover in folder.glob(".*"):
+            if leftover.name.endswith(".old") and leftover.is_dir():
+                kept = folder / leftover.name[1:-len(".old")]
+                if kept.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.rename(kept)
+            elif ".tmp" in leftover.name:
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+
+
 def save_snapshot(path: Path, model: torch.nn.Module, config: Config, state: dict[str, Any],
                   extra: dict[str, str] | None = None) -> Path:
     """Write one snapshot directory atomically (replacing any old one); `extra` maps file names to text."""
@@ -44,7 +69,10 @@ def save_snapshot(path: Path, model: torch.nn.Module, config: Config, state: dic
         for file, text in (extra or {}).items():
             (tmp / file).write_text(text)
 
-    atomic_write_dir(path, fill)
+    try:
+        atomic_write_dir(path, fill)
+    except OSError as e:  # a full disk, a read-only folder: nothing half-written is left (atomic_write_dir)
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
     return path
 
 
@@ -54,7 +82,8 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, conf
     root = checkpoint_root(run_dir)
     path = save_snapshot(root / f"step_{step:08d}", model, config, state)
     atomic_write_text(root / LATEST, path.name + "\n")
-    for old in sorted(root.glob("step_*"))[:-keep]:
+    older = sorted((p for p in root.glob("step_*") if 0 <= snapshot_step(p) < step), key=snapshot_step)
+    for old in older[:max(0, len(older) - (keep - 1))]:
         shutil.rmtree(old, ignore_errors=True)
     return path
 
@@ -80,10 +109,14 @@ def load_config_of(snapshot: Path, overrides: list[str] = ()) -> Config:
 
 
 def load_weights(model: torch.nn.Module, snapshot: Path) -> None:
+    """The snapshot's weights into `model`; refused if any of them holds NaN/inf (it would translate to black)."""
     try:
         load_model(model, str(snapshot / WEIGHTS), strict=True)
     except Exception as e:  # safetensors raises several types for truncated or mismatched files
         raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights ({e})") from None
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{snapshot / WEIGHTS}: tensor '{name}' holds NaN/inf; the checkpoint is unusable")
 
 
 def load_trained(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, Path]:
@@ -92,13 +125,16 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> tuple[
 
     snapshot = resolve_checkpoint(path)
     config = load_config_of(snapshot)
-    model = build_model(config, device)
+    model = build_model(config, device, pretrained=False)  # the weights come next, from the snapshot
     load_weights(model, snapshot)
     return model.eval(), config, snapshot
 
 
 def load_state(snapshot: Path) -> dict[str, Any]:
     try:
-        return torch.load(snapshot / STATE, map_location="cpu", weights_only=True)
+        state = torch.load(snapshot / STATE, map_location="cpu", weights_only=True)
     except Exception as e:
         raise CheckpointError(f"{snapshot / STATE}: cannot load training state ({e})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise CheckpointError(f"{snapshot / STATE}: not a training state (no step)")
+    return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -19,8 +20,21 @@ EPILOG_TRAIN = """examples:
 """
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_checkpoint(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint directory or a run directory (its latest checkpoint)")
+    parser.add_argument("--trust-code", action="append", default=[], metavar="MODULE:FACTORY",
+                        help="allow the checkpoint's config to import this feature extractor (your own code); "
+                             "without it only xgan's built-ins are loaded")
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run directory (overrides run_dir)")
     train.add_argument("--resume", nargs="?", const="", metavar="CHECKPOINT",
                        help="continue from CHECKPOINT, or without a value from the run directory's latest checkpoint")
+    train.add_argument("--restart", action="store_true",
+                       help="the run directory holds another run: move it aside (RUN.previous-<time>) and start "
+                            "over; with --resume CHECKPOINT, delete the run's checkpoints newer than CHECKPOINT")
 
     translate = commands.add_parser("translate", help="translate an image or a folder of images",
                                     description="Translate images with a trained checkpoint. Images of domain A "
@@ -54,14 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--to", choices=("a", "b"), required=True, help="the domain to translate into")
     translate.add_argument("--out", required=True, help="output folder (PNG files, same relative names)")
     add_device(translate)
-    translate.add_argument("--batch-size", type=int, default=64)
+    translate.add_argument("--batch-size", type=positive_int, default=64)
 
     evaluate = commands.add_parser("eval", help="score a checkpoint: metrics.json, report.md and grids",
                                    description="Score a checkpoint on its task's test splits: class preservation "
                                                "(labelled tasks), KID/FID in an offline feature space, semantic "
                                                "consistency distance. Writes RUN/eval/<checkpoint>/ unless --out.")
     add_checkpoint(evaluate)
-    evaluate.add_argument("--count", type=int, help="test images per domain [all]")
+    evaluate.add_argument("--count", type=positive_int, help="test images per domain [all]")
     evaluate.add_argument("--features", help="KID/FID feature extractor: a TorchScript file, or "
                                              "package.module:factory[@weights.safetensors] [offline LeNet features]")
     evaluate.add_argument("--out", help="output folder [RUN/eval/<checkpoint>]")
@@ -74,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_checkpoint(neighbors)
     neighbors.add_argument("query", help="an image file")
     neighbors.add_argument("--domain", choices=("a", "b"), required=True, help="the domain the query belongs to")
-    neighbors.add_argument("-k", type=int, default=8, help="neighbours to show [8]")
+    neighbors.add_argument("-k", type=positive_int, default=8, help="neighbours to show [8]")
     neighbors.add_argument("--out", help="PNG to write [QUERY_neighbors.png beside the query]")
     add_device(neighbors)
 
@@ -104,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "images in the shared embedding.")
     add_checkpoint(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind [127.0.0.1: this machine only]")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--port", type=int, default=7860, choices=range(0, 65536), metavar="PORT")
     add_device(serve)
     return parser
 
@@ -113,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_config_of, resolve_checkpoint
     from xgan.config import load_config
     from xgan.distributed import leave
+    from xgan.models.teachers import trust_code
     from xgan.trainer import Trainer
 
     if "=" in args.config:  # `xgan train train.steps=9`: an override, not a config name
@@ -121,6 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         # `--resume train.steps=9`: argparse hands the optional value the override that follows the flag
         args.overrides, args.resume = [*args.overrides, args.resume], ""
     overrides = list(args.overrides) + ([f"run_dir={args.out}"] if args.out else [])
+    trust_code(*(item.partition("=")[2] for item in args.overrides))  # code the user named here, not in a file
     resume = None
     if args.resume is not None:
         if args.resume:
@@ -131,10 +150,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = load_config_of(resume, overrides)  # the run's own config; overrides may extend e.g. train.steps
     else:
         config = load_config(args.config, overrides)
-    saved = Trainer(config, resume=resume).fit()
+    trainer = Trainer(config, resume=resume, restart=args.restart)
+    saved = trainer.fit()
     leave()  # on success only: after an error on one rank, the others would wait for it here
-    print(f"done: {config.run_dir} (checkpoint {saved}, samples in {Path(config.run_dir) / 'samples'})")
+    skipped = f"; {trainer.skipped_steps} step(s) skipped for non-finite losses" if trainer.skipped_steps else ""
+    if trainer.interrupted:
+        print(f"stopped by {trainer.interrupted} at step {trainer.step} of {config.train.steps}: checkpoint {saved}"
+              f"{skipped}\nresume with: xgan train --resume {config.run_dir}")
+        return 128 + int(getattr(signal, trainer.interrupted))
+    print(f"done: {config.run_dir} (checkpoint {saved}, samples in {Path(config.run_dir) / 'samples'}){skipped}")
     return 0
+
+
+def trust_checkpoint_code(args: argparse.Namespace) -> None:
+    from xgan.models.teachers import trust_code
+
+    trust_code(*args.trust_code)
+
+
+def output_names(paths: list[Path], root: Path, to: str) -> dict[Path, Path]:
+    """Each input's output path, relative: NAME_to_b.png beside its relative folder; where inputs differ only in
+    their extension (x.png, x.jpg), the extension joins the name (x_png_to_b.png, x_jpg_to_b.png)."""
+    plain = {path: path.relative_to(root).with_name(f"{path.stem}_to_{to}.png") for path in paths}
+    counts: dict[Path, int] = {}
+    for name in plain.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {path: name if counts[name] == 1 else
+            name.with_name(f"{path.stem}_{path.suffix.lstrip('.').lower()}_to_{to}.png")
+            for path, name in plain.items()}
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
@@ -144,11 +187,23 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from xgan.trainer import pick_device
     from PIL import Image
 
-    device = pick_device(args.device)
+    trust_checkpoint_code(args)
+    device = pick_device(args.device, option="--device")
     model, config, _ = load_trained(args.checkpoint, device)
+    if args.to not in model.directions:
+        raise ValueError(f"model '{config.model.name}' translates only into {list(model.directions)}, not --to {args.to}")
     size, source = config.data.image_size, Path(args.input)
-    paths = find_images(source)
+    unreadable: dict[str, str] = {}
+    paths = find_images(source, unreadable)
+    for folder, reason in unreadable.items():
+        print(f"xgan: skipped folder '{folder}': {reason}", file=sys.stderr)
     root = source if source.is_dir() else source.parent
+    names = output_names(paths, root, args.to)
+    renamed = [path for path in paths if names[path].name != f"{path.stem}_to_{args.to}.png"]
+    if renamed:
+        print(f"xgan: {len(renamed)} input(s) share a name with another that differs only in its extension; "
+              f"their outputs keep the extension: " + ", ".join(str(names[p]) for p in renamed[:4])
+              + (" ..." if len(renamed) > 4 else ""), file=sys.stderr)
     out_dir, failed, written = Path(args.out), [], 0
     for start in range(0, len(paths), args.batch_size):
         batch_paths, images = [], []
@@ -165,11 +220,12 @@ def cmd_translate(args: argparse.Namespace) -> int:
         with torch.no_grad():
             y = to_uint8(model.translate(x, to=args.to)).permute(0, 2, 3, 1).cpu().numpy()
         for path, pixels in zip(batch_paths, y):
-            target = out_dir / path.relative_to(root).with_name(f"{path.stem}_to_{args.to}.png")
-            atomic_write(target, lambda tmp, p=pixels: Image.fromarray(p).save(tmp, format="PNG"), suffix=".png")
+            atomic_write(out_dir / names[path], lambda tmp, p=pixels: Image.fromarray(p).save(tmp, format="PNG"),
+                         suffix=".png")
             written += 1
-    print(f"translated {written} image(s) into {out_dir}" + (f"; {len(failed)} failed" if failed else ""))
-    return 1 if failed else 0
+    problems = [f"{len(failed)} file(s) failed"] * bool(failed) + [f"{len(unreadable)} folder(s) unreadable"] * bool(unreadable)
+    print(f"translated {written} of {len(paths)} image(s) into {out_dir}" + (f"; {', '.join(problems)}" if problems else ""))
+    return 1 if failed or unreadable else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -180,7 +236,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from xgan.evaluation.report import write_report
     from xgan.trainer import pick_device
 
-    device = pick_device(args.device)
+    trust_checkpoint_code(args)
+    device = pick_device(args.device, option="--device")
     model, config, snapshot = load_trained(args.checkpoint, device)
     features = load_feature_space(args.features) if args.features else None
     task = load_task(config.data)
@@ -204,7 +261,8 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     from xgan.samples import save_image
     from xgan.trainer import pick_device
 
-    device = pick_device(args.device)
+    trust_checkpoint_code(args)
+    device = pick_device(args.device, option="--device")
     model, config, _ = load_trained(args.checkpoint, device)
     if not model.has_embedding:
         raise ValueError(f"model '{config.model.name}' has no shared embedding to search")
@@ -234,6 +292,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         needs("export", "onnx", "onnxscript")
     from xgan.export import SUFFIX, export_direction
 
+    trust_checkpoint_code(args)
     model, config, snapshot = load_trained(args.checkpoint, "cpu")
     out_dir = Path(args.out) if args.out else snapshot.parent.parent / "export"
     for to in [args.to] if args.to else model.directions:
@@ -261,6 +320,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     needs("serve", "fastapi", "uvicorn")
     from xgan.serve import serve
 
+    trust_checkpoint_code(args)
     serve(args.checkpoint, args.host, args.port, args.device)
     return 0
 
@@ -279,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError, ImageReadError) as e:
         print(f"xgan: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, (ConfigError, FileNotFoundError)) else 1
+    except OSError as e:  # a full disk, a read-only or unreadable folder: the message names the path
+        print(f"xgan: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -39,8 +40,24 @@ class DataConfig:
     max_images: Optional[int] = None  # per domain and split, for a quick run on part of a large dataset
     download: bool = False  # svhn2mnist: fetch missing published files (official URLs, MD5-checked, resumable)
 
+    def __post_init__(self) -> None:
+        if not 8 <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"data.image_size must be in [8, {MAX_IMAGE_SIZE}], not {self.image_size}")
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError(f"data.test_fraction must be between 0 and 1 (exclusive), not {self.test_fraction}")
+        if len(self.background) != 3 or any(not 0 <= int(v) <= 255 for v in self.background):
+            raise ConfigError(f"data.background must be three values in 0..255 (R, G, B), not {list(self.background)}")
+        for name in ("printed_train", "printed_test"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"data.{name} must be >= 1, not {getattr(self, name)}")
+        if self.max_images is not None and self.max_images < 1:
+            raise ConfigError(f"data.max_images must be >= 1 (or null for all), not {self.max_images}")
+        if self.workers is not None and self.workers < 0:
+            raise ConfigError(f"data.workers must be >= 0 (or null: one per core), not {self.workers}")
+
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+MAX_IMAGE_SIZE = 1024  # a batch of 32 RGB images at 1024 px already takes 400 MB as float32
 
 
 @dataclass
@@ -60,6 +77,10 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2  # older step checkpoints are deleted; the final one is always kept
     on_nonfinite: str = "stop"  # stop | skip: what a NaN/inf loss does
+    # skip mode still stops a run that is not learning: this many skipped steps in a row, or more than this share
+    # of train.steps skipped in all
+    max_skipped_in_a_row: int = 10
+    max_skipped_fraction: float = 0.1
     eval_every: int = 0  # score the model (xgan eval's metrics) every N steps on a fixed test subset; 0: never
     eval_count: int = 500  # test images per domain for those scores
     best_metric: Optional[str] = None  # keep checkpoints/best by this metric (e.g. class_preservation_ab)
@@ -78,10 +99,12 @@ class TrainConfig:
             raise ConfigError(f"train.lr_decay_steps must be in [0, train.steps={self.steps}], not {self.lr_decay_steps}")
         if not 0 <= self.lr_decay_fraction <= 1:
             raise ConfigError(f"train.lr_decay_fraction must be in [0, 1], not {self.lr_decay_fraction}")
+        if not 0 <= self.max_skipped_fraction <= 1:
+            raise ConfigError(f"train.max_skipped_fraction must be in [0, 1], not {self.max_skipped_fraction}")
         if self.lr_decay_steps and self.lr_decay_fraction:
             raise ConfigError("train.lr_decay_steps and train.lr_decay_fraction both set: keep one (the other 0)")
         for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
-                     "eval_count"):
+                     "eval_count", "max_skipped_in_a_row"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
         if self.best_metric:
@@ -121,12 +144,22 @@ def _read_source(preset_or_path: str | None) -> Any:
         text = PRESET_DIR.joinpath(f"{preset_or_path}.yaml").read_text()
     else:
         raise ConfigError(f"'{preset_or_path}' is neither a config file nor a preset (presets: {', '.join(preset_names())})")
+    return parse_yaml(text, str(preset_or_path))
+
+
+def parse_yaml(text: str, source: str) -> DictConfig:
+    """A YAML mapping of plain values: syntax errors, tags (!!python/...) and aliases (which can expand
+    exponentially, the "billion laughs") are refused with a message naming `source`."""
     try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise ConfigError(f"{source}: YAML aliases (*name) are not accepted in a config; write the values out")
         loaded = OmegaConf.create(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML: {' '.join(str(e).split())}") from None
     except OmegaConfBaseException as e:
-        raise ConfigError(f"{preset_or_path}: not valid YAML: {e}") from None
+        raise ConfigError(f"{source}: not valid YAML: {e}") from None
     if not isinstance(loaded, DictConfig):
-        raise ConfigError(f"{preset_or_path}: expected a mapping at the top level")
+        raise ConfigError(f"{source}: expected a mapping at the top level")
     return loaded
 
 

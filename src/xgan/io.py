@@ -29,6 +29,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -39,14 +40,36 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a directory's entries (a rename into it) durable; a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_dir(path: str | os.PathLike, fill: Callable[[Path], None]) -> None:
-    """Fill a temporary sibling directory, then rename it to `path`; an existing `path` is replaced whole."""
+    """Fill a temporary sibling directory, then rename it to `path`; an existing `path` is replaced whole. Every
+    file is given the mode open() would have given and fsync'd before the rename, so a power cut cannot leave
+    the final name pointing at empty files."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         fill(tmp)
+        for file in tmp.iterdir():
+            if file.is_file():
+                os.chmod(file, FILE_MODE)
+                with open(file, "rb") as f:
+                    os.fsync(f.fileno())
+        fsync_dir(tmp)
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -55,6 +78,7 @@ def atomic_write_dir(path: str | os.PathLike, fill: Callable[[Path], None]) -> N
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

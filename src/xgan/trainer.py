@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from xgan.checkpoint import checkpoint_root, load_state, load_weights, resolve_checkpoint, save_checkpoint, save_snapshot
+from xgan.checkpoint import (CheckpointError, checkpoint_root, clean_leftovers, load_state, load_weights,
+                             resolve_checkpoint, save_checkpoint, save_snapshot, snapshot_step)
 from xgan.config import Config, to_yaml
 from xgan.data import ImageSet, Task, load_task
 from xgan.data.task import to_model_range
@@ -35,9 +40,27 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
-def pick_device(spec: str = "auto") -> torch.device:
+class RunDirError(ValueError):
+    """The run directory cannot take this run (another run's outputs, a file, not writable)."""
+
+
+RUN_OUTPUTS = ("checkpoints", "config.yaml", "tensorboard", "samples")  # what makes a directory a run's
+
+
+def pick_device(spec: str = "auto", option: str = "train.device") -> torch.device:
     if spec != "auto":
-        return torch.device(spec)
+        try:
+            device = torch.device(spec)
+        except RuntimeError:
+            raise ValueError(f"{option}={spec!r} is not a device (auto, cpu, cuda, cuda:N, mps)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{option}={spec}, but CUDA is not available here (torch {torch.__version__}); "
+                             f"use {option}=auto or cpu")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"{option}={spec}, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+        if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"{option}=mps, but MPS is not available here; use {option}=auto or cpu")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -45,8 +68,9 @@ def pick_device(spec: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def build_model(config: Config, device: torch.device | str = "cpu") -> TranslationModel:
-    return MODELS[config.model.name](config.model, config.data.image_size).to(device)
+def build_model(config: Config, device: torch.device | str = "cpu", pretrained: bool = True) -> TranslationModel:
+    """pretrained=False: for loading a checkpoint, frozen extractors as architecture only (no training, no files)."""
+    return MODELS[config.model.name](config.model, config.data.image_size, pretrained=pretrained).to(device)
 
 
 def make_optimizer(params: list[torch.nn.Parameter], lr: float, betas: tuple[float, float],
@@ -92,9 +116,15 @@ class StepBatches:
 
 
 class Trainer:
-    def __init__(self, config: Config, resume: str | Path | None = None, task: Task | None = None) -> None:
+    """restart=True: a run directory holding another run is moved aside (RUN.previous-<time>) instead of refused."""
+
+    def __init__(self, config: Config, resume: str | Path | None = None, task: Task | None = None,
+                 restart: bool = False) -> None:
         self.config, cfg = config, config.train
-        self.run_dir = Path(config.run_dir)
+        self.run_dir, self.restart = Path(config.run_dir), restart
+        self.resumed_from: Path | None = None
+        self.interrupted: str | None = None  # the signal's name when SIGINT/SIGTERM ended fit() early
+        self.skipped_in_a_row = 0
         device = pick_device(cfg.device)
         self.world = join(device)
         self.device = local_device(device, self.world)
@@ -184,51 +214,115 @@ class Trainer:
             logged.update({f"{phase}/{name}": value.detach() for name, (_, value) in losses.items()})
             logged[f"{phase}/total"] = total.detach()
         self.scaler.update()
+        self.skipped_in_a_row = 0
         return logged
 
     def handle_nonfinite(self, phase: str, losses: Losses, total: torch.Tensor) -> None:
         bad = [f"{name}={float(value.detach())}" for name, (_, value) in losses.items() if not torch.isfinite(value)]
         here = "weighted sum overflowed" if not torch.isfinite(total) else "in another process"
         message = f"step {self.step + 1}: non-finite {phase} loss ({', '.join(bad) or here})"
-        if self.config.train.on_nonfinite == "stop":
+        cfg = self.config.train
+        if cfg.on_nonfinite == "stop":
             raise NonFiniteLossError(message + "; stopping before anything is saved (train.on_nonfinite=skip to skip)")
         self.skipped_steps += 1
+        self.skipped_in_a_row += 1
         log.warning("%s; update skipped", message)
+        allowed = max(1.0, cfg.max_skipped_fraction * cfg.steps)  # skip mode is for a rare bad batch
+        if self.skipped_in_a_row >= cfg.max_skipped_in_a_row or self.skipped_steps > allowed:
+            raise NonFiniteLossError(
+                f"{message}: {self.skipped_steps} step(s) skipped, {self.skipped_in_a_row} in a row (limits: "
+                f"{cfg.max_skipped_in_a_row} in a row, train.max_skipped_fraction={cfg.max_skipped_fraction} of "
+                f"{cfg.steps} steps); the run is not learning, stopping (the last checkpoint is left as it was)")
 
     # -- the loop ------------------------------------------------------------------------------------------
     def fit(self) -> Path | None:
+        """Train to train.steps; returns the last checkpoint written. SIGINT/SIGTERM end it early, after a
+        checkpoint at the current step (`interrupted` names the signal)."""
         cfg = self.config.train
+        if self.step >= cfg.steps:
+            if self.step > cfg.steps:
+                raise ValueError(f"the run is at step {self.step}, beyond train.steps={cfg.steps}: nothing to train "
+                                 f"(give train.steps > {self.step} to train longer)")
+            log.info("the run is already at train.steps=%d: nothing to train", cfg.steps)
+            return self.resumed_from
         if self.world.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.claim_run_dir()
             atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.config))
         log.info("training %s on %s for %d steps into %s", self.config.model.name, self.device, cfg.steps, self.run_dir)
         last_saved = None
         progress = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True,
                         disable=None if self.world.is_main else True)
         started, first_step = time.perf_counter(), self.step
-        while self.step < cfg.steps:
-            logged = self.train_step(*self.batch(self.step))
-            self.step += 1
-            progress.update(1)
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                logged = {k: mean_over_ranks(v) for k, v in logged.items()}  # a collective: every rank logs
-                scalars = {k: float(v) for k, v in logged.items()} | {f"stats/{k}": v for k, v in self.model.stats().items()}
-                scalars["speed/steps_per_s"] = (self.step - first_step) / (time.perf_counter() - started)
-                self.log_scalars(scalars)
-                progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("autoencoder/") or "gan" in k})
-            if not self.world.is_main:
-                continue
-            if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
-                self.save_samples()
-            if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
-                self.evaluate()
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
-                last_saved = self.save()
+        with StopSignals() as stop:
+            while self.step < cfg.steps:
+                logged = self.train_step(*self.batch(self.step))
+                self.step += 1
+                progress.update(1)
+                self.after_step(logged, started, first_step, progress)
+                if self.world.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps):
+                    last_saved = self.save()
+                if stop.agreed(self.device):
+                    self.interrupted = stop.name
+                    if self.world.is_main and (last_saved is None or snapshot_step(last_saved) != self.step):
+                        last_saved = self.save()
+                    break
         progress.close()
         barrier()  # the other ranks wait for rank 0's last checkpoint
         if self._writer is not None:
             self._writer.close()
+        if self.skipped_steps:
+            log.warning("%d of %d steps were skipped for non-finite losses", self.skipped_steps, self.step)
         return last_saved
+
+    def after_step(self, logged: dict[str, torch.Tensor], started: float, first_step: int, progress) -> None:
+        cfg = self.config.train
+        if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            logged = {k: mean_over_ranks(v) for k, v in logged.items()}  # a collective: every rank logs
+            scalars = {k: float(v) for k, v in logged.items()} | {f"stats/{k}": v for k, v in self.model.stats().items()}
+            scalars["speed/steps_per_s"] = (self.step - first_step) / (time.perf_counter() - started)
+            self.log_scalars(scalars)
+            progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("autoencoder/") or "gan" in k})
+        if not self.world.is_main:
+            return
+        if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
+            self.save_samples()
+        if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+            self.evaluate()
+
+    def claim_run_dir(self) -> None:
+        """Make the run directory this run's own before anything is written: refuse one that holds another run
+        (or, with restart, move that run aside), refuse to overwrite checkpoints newer than the resumed one, check
+        it is writable, and remove what a kill mid-save left behind."""
+        run_dir, root = self.run_dir, checkpoint_root(self.run_dir)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise RunDirError(f"run directory {run_dir} is a file, not a directory")
+        resumed_here = self.resumed_from is not None and self.resumed_from.parent.resolve() == root.resolve()
+        if resumed_here:
+            newer = sorted(p.name for p in root.glob("step_*") if snapshot_step(p) > self.step)
+            if newer and not self.restart:
+                raise RunDirError(
+                    f"resuming {run_dir} from {self.resumed_from.name} would overwrite its newer checkpoint(s) "
+                    f"{', '.join(newer)}; resume from the latest (--resume without a value), branch into another "
+                    f"directory (--out NEW_DIR), or pass --restart to delete the newer ones")
+            for name in newer:
+                shutil.rmtree(root / name)
+        elif run_dir.is_dir() and any((run_dir / name).exists() for name in RUN_OUTPUTS):
+            if not self.restart:
+                what = "a resumed run from elsewhere" if self.resumed_from is not None else "a new run"
+                raise RunDirError(
+                    f"{run_dir} already holds another run's outputs; {what} would mix with them. Continue that run "
+                    f"with --resume, choose another --out, or pass --restart to move it aside and start over here")
+            aside = run_dir.with_name(f"{run_dir.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+            run_dir.rename(aside)
+            log.warning("moved the run that was in %s aside to %s", run_dir, aside)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            probe = run_dir / f".write-test-{threading.get_ident()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise RunDirError(f"run directory {run_dir} is not writable ({e.strerror or e})") from None
+        clean_leftovers(run_dir)
 
     # -- outputs -------------------------------------------------------------------------------------------
     @property
@@ -293,13 +387,55 @@ class Trainer:
     def restore(self, snapshot: Path) -> None:
         load_weights(self.model, snapshot)
         state = load_state(snapshot)
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
-        self.step, self.skipped_steps = int(state["step"]), int(state.get("skipped_steps", 0))
-        self.best = state.get("best")
-        if state.get("grad_scaler"):
-            self.scaler.load_state_dict(state["grad_scaler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if state["rng_cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        try:
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+            self.step, self.skipped_steps = int(state["step"]), int(state.get("skipped_steps", 0))
+            self.best = state.get("best")
+            if state.get("grad_scaler"):
+                self.scaler.load_state_dict(state["grad_scaler"])
+            torch.set_rng_state(state["rng_cpu"])
+            if state["rng_cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng_cuda"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise CheckpointError(f"{snapshot}: its training state does not fit this model and config "
+                                  f"({type(e).__name__}: {e})") from None
+        self.resumed_from = snapshot
         log.info("resumed from %s at step %d", snapshot, self.step)
+
+
+class StopSignals:
+    """SIGINT and SIGTERM (Ctrl-C, a cluster's pre-emption) ask the loop to stop after the current step instead of
+    killing it; a second SIGINT interrupts at once. Under torchrun every rank stops at the same step."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
+        log.warning("%s received: stopping after this step, with a checkpoint", signal.Signals(signum).name)
+
+    @property
+    def name(self) -> str | None:
+        return signal.Signals(self.received).name if self.received is not None else None
+
+    def agreed(self, device: torch.device) -> bool:
+        """Whether any rank received a signal (a collective under torchrun: every rank must call it)."""
+        if not (dist.is_available() and dist.is_initialized()):
+            return self.received is not None
+        return bool(mean_over_ranks(torch.tensor(float(self.received is not None), device=device)) > 0)

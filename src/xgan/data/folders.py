@@ -56,8 +56,12 @@ def cache_key(paths: list[Path], size: int, background: tuple[int, int, int], cr
 
 def scan_folder(folder: str | Path, size: int, background: tuple[int, int, int] = (255, 255, 255),
                 workers: int | None = None, cache: Path | None = None) -> FolderScan:
-    """Every image under `folder` (recursive) at size x size; see decode_files."""
-    return decode_files(find_images(folder), size, background, None, workers, cache)  # find_images: missing/empty
+    """Every image under `folder` (recursive) at size x size; see decode_files. Subfolders that cannot be listed
+    count as skipped."""
+    unreadable: dict[str, str] = {}
+    scan = decode_files(find_images(folder, unreadable), size, background, None, workers, cache)  # missing/empty
+    scan.skipped.update({path: f"unreadable folder ({reason})" for path, reason in unreadable.items()})
+    return scan
 
 
 def decode_files(paths: list[Path], size: int, background: tuple[int, int, int] = (255, 255, 255),
@@ -94,7 +98,7 @@ def describe(folder: str | Path, size: int, workers: int | None = None, cache: P
 
     from PIL import Image
 
-    paths = find_images(folder)
+    paths = find_images(folder, {})  # unreadable subfolders: reported below, from the scan
     sizes: Counter = Counter()
     for path in paths:
         try:

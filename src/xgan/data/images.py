@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +18,29 @@ class ImageReadError(ValueError):
         self.path = path
 
 
-def find_images(path: str | Path) -> list[Path]:
-    """The image itself, or every image file under a folder (recursive, sorted); an error if there is none."""
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485  # Pillow's bomb limit, as an error rather than a warning
+
+
+def find_images(path: str | Path, unreadable: dict[str, str] | None = None) -> list[Path]:
+    """The image itself, or every image file under a folder (recursive, sorted); an error if there is none.
+    A subfolder that cannot be listed is recorded in `unreadable` (path -> reason), or is an error without it."""
     path = Path(path)
     if path.is_file():
         return [path]
     if not path.exists():
         raise FileNotFoundError(f"input not found: {path}")
-    found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    failed: dict[str, str] = {}
+
+    def record(error: OSError) -> None:
+        failed[str(error.filename)] = error.strerror or str(error)
+
+    found = sorted(Path(folder, name) for folder, _, names in os.walk(path, onerror=record, followlinks=True)
+                   for name in names if Path(name).suffix.lower() in IMAGE_EXTENSIONS and Path(folder, name).is_file())
+    if failed and (str(path) in failed or unreadable is None):
+        folder = str(path) if str(path) in failed else next(iter(failed))
+        raise ValueError(f"cannot list folder '{folder}': {failed[folder]}")
+    if unreadable is not None:
+        unreadable.update(failed)
     if not found:
         raise FileNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {path}")
     return found
@@ -35,9 +52,17 @@ def read_image(path: str | Path, size: int | None = None, background: tuple[int,
     fractions of width and height) is cut out first; then resized to size x size if given."""
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            if image.width * image.height > MAX_PIXELS:  # checked from the header, before any pixel is decoded
+                raise ImageReadError(path, f"{image.width}x{image.height} pixels, above the limit of {MAX_PIXELS:,} "
+                                           "(a decompression bomb?)")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = ImageOps.exif_transpose(image)
+                image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as e:
+        if isinstance(e, ImageReadError):
+            raise
         raise ImageReadError(path, str(e) or type(e).__name__) from None
     image = to_rgb(image, background)
     if crop is not None:

@@ -17,7 +17,7 @@ from torch import nn
 
 from xgan.data import ImageSet, Task
 from xgan.evaluation.classifier import cached_classifier
-from xgan.models.teachers import load_extractor
+from xgan.models.teachers import load_extractor, trust_code
 
 DOMAIN_SAMPLES = 10_000  # per domain, for the domain classifier of unlabelled tasks
 
@@ -49,5 +49,6 @@ def load_feature_space(spec: str) -> FeatureSpace:
             raise FileNotFoundError(f"feature extractor not found: {spec}")
         return FeatureSpace(Path(spec).name, torch.jit.load(spec, map_location="cpu").eval())
     target, _, weights = spec.partition("@")
+    trust_code(target)  # the user named it on their own command line
     extractor = load_extractor(target, weights, option="--features")
     return FeatureSpace(target + (f"@{Path(weights).name}" if weights else ""), extractor)

@@ -14,6 +14,9 @@ Losses = dict[str, tuple[float, torch.Tensor]]
 
 
 class TranslationModel(nn.Module):
+    """Constructed as Model(cfg, image_size, pretrained=True); pretrained=False builds it to load a checkpoint
+    into: frozen pretrained parts (teachers, DTN's f) as architecture only, since their weights are in it."""
+
     config_class: type = object
     directions: tuple[str, ...] = ("a", "b")  # the domains this model can translate into
     label_classes_a: int = 0  # > 0: losses() gets domain A's class labels, in [0, label_classes_a)

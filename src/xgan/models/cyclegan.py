@@ -95,7 +95,7 @@ def patch_discriminator(image_size: int, width: float, norm: str) -> nn.Sequenti
 class CycleGAN(TranslationModel):
     config_class = CycleGANConfig
 
-    def __init__(self, cfg: CycleGANConfig, image_size: int) -> None:
+    def __init__(self, cfg: CycleGANConfig, image_size: int, pretrained: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
 

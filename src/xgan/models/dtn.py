@@ -55,10 +55,10 @@ class DTN(TranslationModel):
     config_class = DTNConfig
     directions = ("b",)
 
-    def __init__(self, cfg: DTNConfig, image_size: int) -> None:
+    def __init__(self, cfg: DTNConfig, image_size: int, pretrained: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
-        self.f = load_extractor(cfg.encoder, cfg.encoder_weights, option="model.encoder")
+        self.f = load_extractor(cfg.encoder, cfg.encoder_weights, option="model.encoder", pretrained=pretrained)
         if cfg.finetune_encoder:
             self.f.requires_grad_(True)
         with torch.no_grad():

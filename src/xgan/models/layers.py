@@ -125,6 +125,8 @@ def downsamplings(image_size: int) -> int:
 
 
 def scaled(channels: int, width: float) -> int:
+    if width <= 0:
+        raise ValueError(f"model.width must be > 0 (a multiple of the reference channel counts), not {width}")
     return max(1, round(channels * width))
 
 

@@ -1,28 +1,27 @@
-"""Frozen feature extractors usable as XGAN's teacher (`model.teacher: "xgan.models.teachers:coarse_colours"`).
+"""Frozen feature extractors: XGAN's teacher (`model.teacher`) and DTN's f (`model.encoder`).
 
-Any `package.module:factory` returning an nn.Module from (N, 3, H, W) images in [-1, 1] to (N, D) features
-works; the paper uses FaceNet. Weights, if any, come from `model.teacher_weights` (safetensors).
+A config names one by `package.module:factory`. The built-ins below are looked up in `BUILTIN`, never imported by
+name. Any other factory is imported only once the user has vouched for it (`trust_code`): the CLI trusts what the
+user typed on the command line (`model.teacher=mypkg.nets:facenet`, `--trust-code SPEC`), never what a config or
+checkpoint file says, so loading a file someone else wrote runs no code of theirs. A factory returns an nn.Module
+from (N, 3, H, W) images in [-1, 1] to (N, D) features; the paper uses FaceNet. Weights, if any, come from a
+safetensors file (`model.teacher_weights`).
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Callable
 
 from safetensors.torch import load_file
 from torch import nn
 
+_TRUSTED: set[str] = set()
 
-def load_extractor(spec: str, weights: str = "", option: str = "model.teacher") -> nn.Module:
-    """A frozen module from `package.module:factory`, with optional safetensors weights; `option` names the
-    setting in error messages."""
-    module_name, _, factory = spec.partition(":")
-    try:
-        extractor = getattr(importlib.import_module(module_name), factory)()
-    except (ImportError, AttributeError, ValueError, TypeError) as e:
-        raise ValueError(f"{option} '{spec}': cannot load ({e})") from None
-    if weights:
-        extractor.load_state_dict(load_file(weights))
-    return extractor.eval().requires_grad_(False)
+
+def trust_code(*specs: str) -> None:
+    """Allow these `package.module:factory` names to be imported (the user's own code)."""
+    _TRUSTED.update(specs)
 
 
 def coarse_colours(grid: int = 4) -> nn.Module:
@@ -45,3 +44,42 @@ def printed_digit_features() -> nn.Module:
     classifier, _ = cached_classifier(printed_digits(TEACHER_DIGITS, TEACHER_SEED), "printed-teacher",
                                       ClassifierSettings(epochs=3, seed=1))
     return classifier.features
+
+
+def lenet_features() -> nn.Module:
+    """printed_digit_features' architecture, untrained: its weights come from the checkpoint."""
+    from xgan.evaluation.classifier import LeNet
+
+    return LeNet(classes=10).features
+
+
+# name -> (the trained extractor, its architecture alone for loading a checkpoint that holds its weights)
+BUILTIN: dict[str, tuple[Callable[[], nn.Module], Callable[[], nn.Module]]] = {
+    "xgan.models.teachers:coarse_colours": (coarse_colours, coarse_colours),
+    "xgan.models.teachers:printed_digit_features": (printed_digit_features, lenet_features),
+}
+
+
+def load_extractor(spec: str, weights: str = "", option: str = "model.teacher", pretrained: bool = True) -> nn.Module:
+    """A frozen module from `package.module:factory`, with optional safetensors weights; `option` names the
+    setting in error messages. pretrained=False builds a built-in's architecture only, without training it or
+    reading `weights`: a checkpoint's weights are loaded into it next."""
+    if spec in BUILTIN:
+        trained, architecture = BUILTIN[spec]
+        extractor = trained() if pretrained else architecture()
+    elif spec in _TRUSTED:
+        module_name, _, factory = spec.partition(":")
+        try:
+            extractor = getattr(importlib.import_module(module_name), factory)()
+        except (ImportError, AttributeError, ValueError, TypeError) as e:
+            raise ValueError(f"{option} '{spec}': cannot load ({e})") from None
+    else:
+        raise ValueError(f"{option} '{spec}' is not a built-in extractor ({', '.join(BUILTIN)}); code named in a "
+                         f"config or checkpoint file is never imported. To use your own, name it on the command "
+                         f"line: {option}={spec} (xgan train), --trust-code {spec} (other commands), or "
+                         f"xgan.models.teachers.trust_code('{spec}') in Python")
+    if not isinstance(extractor, nn.Module):
+        raise ValueError(f"{option} '{spec}': the factory returned {type(extractor).__name__}, not an nn.Module")
+    if weights and pretrained:
+        extractor.load_state_dict(load_file(weights))
+    return extractor.eval().requires_grad_(False)

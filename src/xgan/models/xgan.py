@@ -142,7 +142,7 @@ def discriminator(image_size: int, width: float, outputs: int = 1) -> nn.Sequent
 class XGAN(TranslationModel):
     config_class = XGANConfig
 
-    def __init__(self, cfg: XGANConfig, image_size: int) -> None:
+    def __init__(self, cfg: XGANConfig, image_size: int, pretrained: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
         stages = downsamplings(image_size)
@@ -169,7 +169,7 @@ class XGAN(TranslationModel):
 
         self.teacher = None
         if cfg.weights.teacher > 0 or cfg.weights.teacher_consistency > 0:
-            self.teacher = load_extractor(cfg.teacher, cfg.teacher_weights)
+            self.teacher = load_extractor(cfg.teacher, cfg.teacher_weights, pretrained=pretrained)
             with torch.no_grad():
                 teacher_dim = self.teacher(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
             self.to_teacher = nn.Identity() if teacher_dim == cfg.embedding_dim else nn.Linear(cfg.embedding_dim, teacher_dim)
