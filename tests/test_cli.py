@@ -113,3 +113,65 @@ def test_neighbors_writes_a_grid_and_lists_the_nearest_test_images(trained_run, 
     assert (tmp_path / "query_neighbors.png").is_file()
     out = capsys.readouterr().out
     assert "1. test " in out and "3. test " in out
+
+
+def test_translate_keeps_every_output_when_inputs_share_a_name(trained_run, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.new("RGB", (20, 20), "red").save(inputs / "x.png")
+    Image.new("RGB", (20, 20), "blue").save(inputs / "x.jpg")
+    Image.new("RGB", (20, 20), "green").save(inputs / "y.png")
+    assert main(["translate", str(trained_run), str(inputs), "--to", "b", "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_jpg_to_b.png", "x_png_to_b.png", "y_to_b.png"]
+    assert "translated 3 of 3 image(s)" in captured.out and "keep the extension" in captured.err
+
+
+@pytest.mark.parametrize("argv", [
+    ["translate", "{run}", "{tmp}", "--to", "b", "--out", "{tmp}/o", "--batch-size", "-1"],
+    ["neighbors", "{run}", "{tmp}/q.png", "--domain", "a", "-k", "-3"],
+    ["eval", "{run}", "--count", "-5"],
+    ["serve", "{run}", "--port", "70000"],
+])
+def test_counts_below_one_are_refused_by_the_parser(argv, trained_run, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([a.format(tmp=tmp_path, run=trained_run) for a in argv])
+    assert exited.value.code == 2 and "invalid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "digits", "train.device=cuda", "--out", "{tmp}/r"], "CUDA is not available"),
+    (["translate", "{run}", "{tmp}", "--to", "b", "--out", "{tmp}/o", "--device", "tpu"], "is not a device"),
+    (["train", "digits", *TINY, "--out", "{tmp}/a_file"], "is a file"),
+    (["train", "digits", *TINY, "--out", "{run}"], "already holds another run"),
+    (["train", "digits", *TINY, "model.teacher=payload_nowhere:make", "model.weights.teacher=1", "--out", "{tmp}/t"],
+     "payload_nowhere"),
+])
+def test_bad_settings_exit_non_zero_with_the_value_named(argv, message, trained_run, tmp_path, capsys):
+    import torch
+
+    if "CUDA" in message and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    (tmp_path / "a_file").write_text("")
+    assert main([a.format(tmp=tmp_path, run=trained_run) for a in argv]) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_sigint_during_training_saves_the_step_and_prints_the_resume_command(tmp_path):
+    import os
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "xgan", "train", "digits", *TINY, "train.steps=100000",
+                                "train.checkpoint_every=100000", "train.sample_every=100000", "--out", str(run)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (run / "config.yaml").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)  # training has started once the run's config is written
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=240)
+    assert process.returncode == 128 + signal.SIGINT, err
+    assert "Traceback" not in err and f"resume with: xgan train --resume {run}" in out
+    step = int((run / "checkpoints" / "latest").read_text().strip()[5:])
+    assert step >= 1 and os.path.isdir(run / "checkpoints" / f"step_{step:08d}")

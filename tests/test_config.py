@@ -41,3 +41,42 @@ def test_bad_sources_are_named(tmp_path):
     bad.write_text("train:\n  stepz: 3\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key 'train.stepz'"):
         load_config(str(bad))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.image_size=0", "data.image_size must be in"),
+    ("data.image_size=100000", "data.image_size must be in"),
+    ("data.test_fraction=-0.1", "data.test_fraction must be between 0 and 1"),
+    ("data.background=[1,2]", "data.background must be three values"),
+    ("data.background=[0,0,300]", "data.background must be three values"),
+    ("train.max_skipped_fraction=2", "train.max_skipped_fraction must be in"),
+])
+def test_out_of_range_settings_are_refused_naming_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("digits", [override])
+
+
+@pytest.mark.parametrize("preset, overrides", [
+    ("digits", ["model.width=0"]),
+    ("dtn-digits", ["model.width=-1", "model.encoder=xgan.models.teachers:coarse_colours"]),  # f untrained: fast
+    ("cyclegan-digits", ["model.width=0"]),
+])
+def test_a_width_of_zero_or_less_is_refused_instead_of_becoming_one_channel(preset, overrides):
+    from xgan.trainer import build_model
+
+    with pytest.raises(ValueError, match="model.width must be > 0"):
+        build_model(load_config(preset, overrides))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train:\n\tsteps: 3\n", "cannot start any token"),  # a tab
+    ("train: {steps: [3\n", "expected ',' or ']'"),
+    ("train:\n  steps: 3\n  steps: 4\n", "duplicate key"),
+    ("train: !!python/object/apply:os.system [echo]\n", "could not determine a constructor"),
+    ("a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\n", "YAML aliases"),
+])
+def test_a_broken_or_hostile_yaml_file_is_a_config_error_naming_it(tmp_path, text, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"mine.yaml: .*{message}"):
+        load_config(str(path))

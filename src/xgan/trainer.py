@@ -245,15 +245,16 @@ class Trainer:
                                  f"(give train.steps > {self.step} to train longer)")
             log.info("the run is already at train.steps=%d: nothing to train", cfg.steps)
             return self.resumed_from
-        if self.world.is_main:
-            self.claim_run_dir()
-            atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.config))
-        log.info("training %s on %s for %d steps into %s", self.config.model.name, self.device, cfg.steps, self.run_dir)
-        last_saved = None
-        progress = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True,
-                        disable=None if self.world.is_main else True)
-        started, first_step = time.perf_counter(), self.step
         with StopSignals() as stop:
+            if self.world.is_main:
+                self.claim_run_dir()
+                atomic_write_text(self.run_dir / "config.yaml", to_yaml(self.config))
+            log.info("training %s on %s for %d steps into %s", self.config.model.name, self.device, cfg.steps,
+                     self.run_dir)
+            last_saved = None
+            progress = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True,
+                            disable=None if self.world.is_main else True)
+            started, first_step = time.perf_counter(), self.step
             while self.step < cfg.steps:
                 logged = self.train_step(*self.batch(self.step))
                 self.step += 1

@@ -150,3 +150,37 @@ def test_faces_to_cartoons_evaluation_scores_hair_colour_and_glasses_across_doma
                  "attribute_ceiling_glasses_a", "attribute_ceiling_glasses_b"):
         assert 0 <= metrics[name] <= 1, name
     assert "CartoonSet hair_color" in record["attribute_mapping"][0]
+
+
+def test_an_unreadable_subfolder_is_named_and_counted_as_skipped_and_an_unreadable_root_is_an_error(
+        tmp_path, monkeypatch, caplog):
+    import os
+
+    write_images(tmp_path / "A" / "fine", 3)
+    write_images(tmp_path / "A" / "locked", 2)
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # root reads every folder, so permissions are simulated
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    locked = str(tmp_path / "A" / "locked")
+    with caplog.at_level(logging.WARNING, logger="xgan"):
+        scan = folders_module.checked(scan_folder(tmp_path / "A", 16, workers=0), tmp_path / "A", strict=False)
+    assert len(scan.files) == 3 and "Permission denied" in scan.skipped[locked] and locked in caplog.text
+    with pytest.raises(ValueError, match="locked"):
+        folders_module.checked(scan_folder(tmp_path / "A", 16, workers=0), tmp_path / "A", strict=True)
+    with pytest.raises(ValueError, match=f"cannot list folder '{locked}': Permission denied"):
+        scan_folder(tmp_path / "A" / "locked", 16, workers=0)
+
+
+def test_an_image_above_the_pixel_limit_is_skipped_before_it_is_decoded(tmp_path, monkeypatch):
+    from xgan.data import images
+
+    write_images(tmp_path / "A", 2, size=(8, 8))
+    Image.new("RGB", (64, 64)).save(tmp_path / "A" / "bomb.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 32 * 32)
+    scan = scan_folder(tmp_path / "A", 16, workers=0)
+    assert len(scan.files) == 2 and "64x64 pixels, above the limit" in scan.skipped[str(tmp_path / "A" / "bomb.png")]
