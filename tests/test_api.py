@@ -87,6 +87,21 @@ def test_bad_inputs_are_refused_with_a_clear_message(translator, images, message
         translator.translate(images, to="b")
 
 
+@pytest.mark.parametrize("values, message", [
+    ([-0.3, 0.5, 1.2], "tensor images must be in [0, 1]; got min -0.3, max 1.2"),
+    ([0.0, 255.0], "got min 0, max 255"),
+    ([0.5, float("nan")], "NaN/inf"),
+    ([0.5, float("inf")], "NaN/inf"),
+])
+def test_float_tensors_outside_the_unit_range_are_refused_not_clamped(translator, values, message):
+    images = torch.full((2, 3, 8, 8), 0.5)
+    images.view(-1)[:len(values)] = torch.tensor(values)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        translator.translate(images, to="b")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        translator.embed(images[0], domain="a")
+
+
 def test_bad_direction_and_size_are_refused(translator):
     with pytest.raises(ValueError, match="domain"):
         translator.translate(np.zeros((8, 8), np.uint8), to="c")

@@ -1,21 +1,76 @@
 import base64
 import io
+import logging
+import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
 import xgan
 from xgan import serve
 
+WAIT = 30  # seconds: a generous bound for anything the tests wait on, on a loaded CI machine
+
 
 @pytest.fixture(scope="module")
-def client(tiny_run):
-    app = serve.create_app(xgan.load(tiny_run, device="cpu"), {"a": "printed", "b": "mnist"}, index_size=64)
+def translator(tiny_run):
+    return xgan.load(tiny_run, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def client(translator):
+    app = serve.create_app(translator, {"a": "printed", "b": "mnist"}, index_size=64)
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def live_server(translator):
+    """(host, port) of the app under uvicorn as `xgan serve` runs it, with 1 s header and body deadlines; its
+    log records reach the root logger (log_config=None), so caplog sees them."""
+    app = serve.create_app(translator, index_size=64, body_timeout=1.0)
+    server = uvicorn.Server(serve.server_config(app, "127.0.0.1", 0, header_timeout=1.0, log_config=None,
+                                                log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    yield server.servers[0].sockets[0].getsockname()[:2]
+    server.should_exit = True
+    thread.join(WAIT)
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection; socket.timeout if it keeps it open."""
+    connection.settimeout(WAIT)
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+class HeldDecodes:
+    """serve.to_rgb (the end of decoding) made to wait until released, counting the decodes that reached it."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.entered, self.reached, self.release = 0, threading.Event(), threading.Event()
+        real = serve.to_rgb
+
+        def held(image):
+            self.entered += 1
+            self.reached.set()
+            self.release.wait(2 * WAIT)
+            return real(image)
+
+        monkeypatch.setattr(serve, "to_rgb", held)
 
 
 def png_bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
@@ -106,3 +161,80 @@ def test_a_model_without_shared_embedding_serves_translations_without_neighbours
         assert c.get("/api/info").json()["samples"] == {}
         result = c.post("/api/translate?to=a", content=digit_png()).json()
         assert decoded(result["translation"]).size == (16, 16) and result["neighbors"] == []
+
+
+def test_decodes_run_in_worker_threads_capped_while_info_answers(translator, monkeypatch):
+    app = serve.create_app(translator, index_size=64, max_decodes=1)
+    decodes = HeldDecodes(monkeypatch)
+    with TestClient(app) as c, ThreadPoolExecutor(3) as pool:
+        uploads = [pool.submit(c.post, "/api/translate?to=b", content=digit_png(seed)) for seed in (0, 1)]
+        try:
+            assert decodes.reached.wait(WAIT)
+            info = pool.submit(c.get, "/api/info").result(timeout=WAIT)  # the event loop is free
+            assert info.status_code == 200
+            deadline = time.monotonic() + WAIT
+            while app.state.decoders.statistics().tasks_waiting < 1:  # the second upload, for the one slot
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert decodes.entered == 1
+        finally:
+            decodes.release.set()
+        assert [u.result(timeout=WAIT).status_code for u in uploads] == [200, 200]
+        assert decodes.entered == 2
+
+
+def test_uploads_past_the_pixel_budget_get_503_until_it_frees(translator, monkeypatch):
+    app = serve.create_app(translator, index_size=64, max_pixels_in_flight=40 * 40 + 100)
+    decodes = HeldDecodes(monkeypatch)
+    with TestClient(app) as c, ThreadPoolExecutor(2) as pool:
+        first = pool.submit(c.post, "/api/translate?to=b", content=digit_png(0, size=40))
+        try:
+            assert decodes.reached.wait(WAIT)
+            second = pool.submit(c.post, "/api/translate?to=b", content=digit_png(1, size=40)).result(timeout=WAIT)
+        finally:
+            decodes.release.set()
+        assert second.status_code == 503 and "server busy" in second.json()["detail"]
+        assert second.headers["retry-after"].isdigit()
+        assert first.result(timeout=WAIT).status_code == 200
+        assert app.state.pixels.used == 0
+        assert c.post("/api/translate?to=b", content=digit_png(2, size=40)).status_code == 200
+        assert c.post("/api/translate?to=b", content=digit_png()[:60]).status_code == 415  # a failed decode
+        assert app.state.pixels.used == 0  # ... gives its pixels back too
+
+
+REQUEST_LINE_AND_HOST = b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+
+@pytest.mark.parametrize("first", [b"", REQUEST_LINE_AND_HOST + b"\r\n"], ids=["new connection", "after an answer"])
+def test_a_connection_stalling_in_its_headers_is_closed(live_server, first):
+    with socket.create_connection(live_server, timeout=WAIT) as connection:
+        if first:
+            connection.sendall(first)
+            answer = b""
+            while not answer.endswith(b"}"):  # the JSON body of /api/info
+                answer += connection.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200")
+        connection.sendall(REQUEST_LINE_AND_HOST)  # and never the blank line that ends the headers
+        assert read_until_closed(connection) == b""
+
+
+def test_an_upload_that_stalls_gets_408_and_its_connection_closed(live_server):
+    with socket.create_connection(live_server, timeout=WAIT) as connection:
+        connection.sendall(b"POST /api/translate?to=b HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n"
+                           + digit_png()[:100])
+        received = read_until_closed(connection)
+    assert received.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in received
+
+
+def test_a_client_leaving_mid_upload_costs_one_log_line(live_server, caplog):
+    caplog.set_level(logging.INFO, logger="xgan.serve")
+    with socket.create_connection(live_server, timeout=WAIT) as connection:
+        connection.sendall(b"POST /api/translate?to=b HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n"
+                           + digit_png()[:100])
+    deadline = time.monotonic() + WAIT
+    while not [r for r in caplog.records if r.name.startswith(("xgan", "uvicorn"))] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # room for a traceback that would follow
+    records = [r for r in caplog.records if r.name.startswith(("xgan", "uvicorn"))]
+    assert [(r.name, r.levelno) for r in records] == [("xgan.serve", logging.INFO)]
+    assert "disconnected during its upload" in records[0].getMessage() and not records[0].exc_info

@@ -159,9 +159,11 @@ def tensor_batch(tensor: torch.Tensor):
     if tensor.ndim not in (3, 4) or tensor.shape[-3] not in (1, 3, 4):
         raise ValueError(f"tensor images must be (C, H, W) or (N, C, H, W) with C in 1, 3, 4; got {tuple(tensor.shape)}")
     batch = tensor[None] if tensor.ndim == 3 else tensor
-    if not batch.is_floating_point():
+    if batch.is_floating_point():
+        check_unit_range(batch)
+    else:
         batch = batch.float().div(255)
-    batch = rgb_channels(batch.detach().cpu().clamp(0, 1).mul(255).round().to(torch.uint8))
+    batch = rgb_channels(batch.detach().cpu().mul(255).round().to(torch.uint8))
 
     def restore(y: torch.Tensor, at_input: bool) -> torch.Tensor:
         if at_input:
@@ -170,6 +172,18 @@ def tensor_batch(tensor: torch.Tensor):
         return out if tensor.ndim == 4 else out[0]
 
     return batch, restore
+
+
+def check_unit_range(batch: torch.Tensor) -> None:
+    """Refuse float images outside [0, 1]: clamping would hide a caller's [-1, 1] or [0, 255] scaling, and NaN
+    has no pixel value at all."""
+    if not batch.numel():
+        return
+    if not torch.isfinite(batch).all():
+        raise ValueError("tensor images hold NaN/inf values; they must be finite, in [0, 1]")
+    low, high = batch.min().item(), batch.max().item()
+    if low < 0 or high > 1:
+        raise ValueError(f"tensor images must be in [0, 1]; got min {low:.4g}, max {high:.4g}")
 
 
 def rgb_channels(batch: torch.Tensor) -> torch.Tensor:

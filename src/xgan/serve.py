@@ -10,21 +10,36 @@ connections while model calls queue in a thread pool, and a test client; Gradio 
 stack and hide the upload checks this page needs. The body is read as a stream and refused past the byte limit,
 then checked by Pillow for type and pixel count before any decoding: non-images, huge images and decompression
 bombs get a clear 4xx message.
+
+One client cannot exhaust the server: its decoded pixels are reserved from the image header against a budget
+shared by all requests (PixelBudget: 503 when full), decodes run in at most MAX_DECODES worker threads so the
+event loop keeps answering, the body must arrive within BODY_TIMEOUT (408) and each request's headers within
+HEADER_TIMEOUT (HeaderDeadlineProtocol closes the connection), and a client that leaves mid-upload costs one
+log line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import logging
+import os
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 
+import anyio
 import torch
+import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from PIL import Image, ImageOps, UnidentifiedImageError
+from starlette.requests import ClientDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from xgan.api import Translator
 from xgan.data.images import to_rgb
@@ -34,9 +49,15 @@ from xgan.samples import to_pil
 
 MAX_UPLOAD_BYTES = 10 * 2 ** 20
 MAX_PIXELS = 4096 * 4096  # refused before decoding: a 50 kB PNG can otherwise expand to gigabytes
+MAX_PIXELS_IN_FLIGHT = 4 * MAX_PIXELS  # all requests together: four largest images, ~200 MB decoded as RGB
+MAX_DECODES = min(4, os.cpu_count() or 1)  # decoding is CPU-bound: more threads than cores only add memory
+HEADER_TIMEOUT = 10.0  # seconds for a request's headers, from connecting or from the previous answer
+BODY_TIMEOUT = 30.0  # seconds for the whole body: 10 MB needs ~350 kB/s
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 SAMPLES_PER_DOMAIN = 8
 NEIGHBORS = 6
+
+log = logging.getLogger(__name__)
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -49,8 +70,9 @@ def png_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
 
 
-def decode_upload(data: bytes) -> Image.Image:
-    """The uploaded bytes as an RGB image, or an HTTPException saying what is wrong with them."""
+def open_upload(data: bytes) -> Image.Image:
+    """The uploaded bytes opened by Pillow, which reads only the header: type and size checked, not decoded yet;
+    an HTTPException says what is wrong with them."""
     if not data:
         raise HTTPException(400, "empty upload: send the image file's bytes as the request body")
     try:
@@ -64,27 +86,64 @@ def decode_upload(data: bytes) -> Image.Image:
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise HTTPException(413, f"image is {width}x{height} pixels, above the limit of {MAX_PIXELS:,} pixels")
+    return image
+
+
+def decode_image(image: Image.Image) -> Image.Image:
+    """An opened upload decoded to RGB (the slow, memory-hungry step), or an HTTPException if it is corrupt."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = ImageOps.exif_transpose(image)
             image.load()
+            ImageOps.exif_transpose(image, in_place=True)  # in place: a copy would double the decoded pixels
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
         raise HTTPException(415, f"the image could not be decoded ({e or type(e).__name__})") from None
     return to_rgb(image)
 
 
-async def read_limited(request: Request) -> bytes:
-    """The request body, refused as soon as it (or its declared length) passes MAX_UPLOAD_BYTES."""
+class PixelBudget:
+    """The decoded pixels of all requests in flight, each reserved from its image's header before decoding.
+
+    A reservation that does not fit is refused at once with 503 Service Unavailable and a Retry-After header,
+    not 429 Too Many Requests: the limit is the server's memory, shared by every client, not one client's request
+    rate; and refusing rather than queueing keeps waiting uploads from holding memory. Used only on the event
+    loop, so the counter needs no lock.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    @contextmanager
+    def reserve(self, pixels: int) -> Iterator[None]:
+        if self.used + pixels > self.limit:
+            raise HTTPException(503, f"server busy: images of {self.used:,} pixels are being processed, and this "
+                                     f"one's {pixels:,} would pass the limit of {self.limit:,}; retry shortly",
+                                headers={"Retry-After": "2"})
+        self.used += pixels
+        try:
+            yield
+        finally:
+            self.used -= pixels
+
+
+async def read_limited(request: Request, timeout: float = BODY_TIMEOUT) -> bytes:
+    """The request body, refused as soon as it (or its declared length) passes MAX_UPLOAD_BYTES, or when it has
+    not all arrived within `timeout` seconds."""
     limit = MAX_UPLOAD_BYTES
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"upload of {int(declared):,} bytes is above the limit of {limit:,} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"upload is above the limit of {limit:,} bytes")
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise HTTPException(413, f"upload is above the limit of {limit:,} bytes")
+    except TimeoutError:
+        # Connection: close, or a stalled client would keep the connection once answered
+        raise HTTPException(408, f"the upload did not arrive within {timeout:g} s ({len(body):,} bytes came)",
+                            headers={"Connection": "close"}) from None
     return bytes(body)
 
 
@@ -94,24 +153,36 @@ def spread_samples(index, domain: str, count: int = SAMPLES_PER_DOMAIN) -> torch
     return index.images[[members[j] for j in spread_indices(len(members), count)]]
 
 
-def create_app(translator: Translator, domain_names: dict[str, str] | None = None, index_size: int = 2000) -> FastAPI:
+def create_app(translator: Translator, domain_names: dict[str, str] | None = None, index_size: int = 2000,
+               max_pixels_in_flight: int = MAX_PIXELS_IN_FLIGHT, max_decodes: int = MAX_DECODES,
+               body_timeout: float = BODY_TIMEOUT) -> FastAPI:
     """The demo app around one translator; neighbours come from up to `index_size` test images per domain."""
     names = domain_names or {"a": "A", "b": "B"}
     model_lock = threading.Lock()  # one model call at a time: torch already uses every core for each
+    pixels = PixelBudget(max_pixels_in_flight)
+    decoders = anyio.CapacityLimiter(max_decodes)
     searchable = translator.model.has_embedding
     index = translator.embedding_index(index_size) if searchable else None
     samples = {d: spread_samples(index, d) for d in ("a", "b")} if searchable else {}
     app = FastAPI(title="xgan demo", docs_url=None, redoc_url=None)
+    app.state.pixels, app.state.decoders = pixels, decoders
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(request: Request, exc: ClientDisconnect) -> Response:
+        # nobody is left to read an answer; without this handler uvicorn logs a long traceback per disconnect
+        client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+        log.info("%s disconnected during its upload to %s", client, request.url.path)
+        return Response(status_code=400)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
         return files("xgan.web").joinpath("index.html").read_text()
 
     @app.get("/api/info")
-    def info() -> dict:
+    async def info() -> dict:  # async: answered on the event loop even when every worker thread is busy
         return {"model": translator.config.model.name, "task": translator.config.data.task, "domains": names,
                 "directions": list(translator.model.directions), "image_size": translator.image_size,
-                "max_upload_bytes": MAX_UPLOAD_BYTES, "max_pixels": MAX_PIXELS,
+                "max_upload_bytes": MAX_UPLOAD_BYTES, "max_pixels": MAX_PIXELS, "max_pixels_in_flight": pixels.limit,
                 "samples": {d: len(s) for d, s in samples.items()}}
 
     @app.get("/api/sample/{domain}/{i}")
@@ -134,20 +205,78 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
     async def translate(request: Request, to: str = "b") -> dict:
         if to not in translator.model.directions:
             raise HTTPException(400, f"'to' must be one of {list(translator.model.directions)}, not {to!r}")
-        image = decode_upload(await read_limited(request))
-        return await run_in_threadpool(work, image, to)
+        image = open_upload(await read_limited(request, body_timeout))
+        with pixels.reserve(image.width * image.height):  # held until the decoded image is dropped
+            image = await anyio.to_thread.run_sync(decode_image, image, limiter=decoders)
+            return await run_in_threadpool(work, image, to)
 
     return app
 
 
-def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 7860, device: str = "auto") -> None:
-    import uvicorn
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose next request's headers are not all in after
+    `header_timeout` seconds (from connecting, or from the previous answer).
 
+    uvicorn has no such limit: its only timer, timeout_keep_alive, is armed after an answer and cancelled by any
+    byte received, and nothing is armed when a connection opens, so a client sending a header line now and then
+    holds the connection forever (slowloris); h11_max_incomplete_event_size bounds the headers' size, not their
+    time. The body's deadline is the app's (read_limited), so the timer is off while a request is being answered;
+    once answered early (413 before the whole body) the rest of the body is under this deadline too.
+    """
+
+    header_timeout: float = HEADER_TIMEOUT
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.header_timer = None
+        super().connection_made(transport)
+        self.arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        self.arm_header_timer()  # first: the super call handles pipelined requests, which disarm it
+        super().on_response_complete()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.answering():
+            self.disarm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.disarm_header_timer()
+        super().connection_lost(exc)
+
+    def answering(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def arm_header_timer(self) -> None:
+        self.disarm_header_timer()
+        self.header_timer = self.loop.call_later(self.header_timeout, self.header_deadline_passed)
+
+    def disarm_header_timer(self) -> None:
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def header_deadline_passed(self) -> None:
+        self.header_timer = None
+        if not self.answering() and not self.transport.is_closing():
+            log.debug("closed a connection from %s: no complete request in %g s", self.client, self.header_timeout)
+            self.transport.close()
+
+
+def server_config(app: FastAPI, host: str = "127.0.0.1", port: int = 7860, header_timeout: float = HEADER_TIMEOUT,
+                  **options) -> uvicorn.Config:
+    """uvicorn's settings for the demo, with the header deadline; `options` go to uvicorn.Config."""
+    protocol = type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout": header_timeout})
+    return uvicorn.Config(app, host=host, port=port, http=protocol, **options)
+
+
+def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 7860, device: str = "auto",
+          header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT) -> None:
     from xgan import api
     from xgan.evaluation.evaluate import DOMAIN_NAMES
 
     translator = api.load(checkpoint, device)
     torch.set_grad_enabled(False)
-    app = create_app(translator, DOMAIN_NAMES.get(translator.config.data.task))
+    app = create_app(translator, DOMAIN_NAMES.get(translator.config.data.task), body_timeout=body_timeout)
     print(f"xgan demo of {translator.snapshot} on http://{host}:{port}/  (Ctrl+C stops it)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(app, host, port, header_timeout, log_level="warning")).run()
