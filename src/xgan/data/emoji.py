@@ -26,7 +26,6 @@ from xgan.data.task import ImageSet, Task, resize_uint8
 CATEGORIES = ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
               "Activities", "Objects", "Symbols", "Flags")
 DOMAINS = {"a": "emoji_openmoji.npz", "b": "emoji_fluent.npz"}  # A = OpenMoji, B = Fluent Emoji Flat
-STORED_SIZE = 64
 
 
 def _arrays(domain: str, *keys: str) -> dict[str, np.ndarray]:
@@ -40,8 +39,8 @@ def metadata(domain: str) -> dict:
 
 
 def codepoints() -> list[str]:
-    """Every codepoint of the task ('1f600', '1f3f3-200d-1f308', lowercase hex, FE0F dropped), sorted; `ids`
-    index this list."""
+    """Every codepoint of the task ('1f600', '1f3f3-200d-1f308': lowercase hex, FE0F dropped) in emoji-datasource's
+    order; `ids` index this list."""
     return [str(c) for c in _arrays("a", "codepoints")["codepoints"]]
 
 
