@@ -89,8 +89,13 @@ def _svhn2mnist(cfg) -> Task:
     return load_svhn2mnist(cfg)
 
 
+def _emoji(cfg) -> Task:
+    from xgan.data.emoji import load_emoji
+    return load_emoji(cfg)
+
+
 TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "svhn2mnist": _svhn2mnist, "folders": _folders,
-                                         "faces2cartoon": _faces2cartoon}
+                                         "faces2cartoon": _faces2cartoon, "emoji": _emoji}
 
 
 def load_task(cfg) -> Task:
