@@ -1,0 +1,78 @@
+"""Collapse: whether a model's outputs still depend on its input, from two fixed batches and no labels.
+
+    spread(X)        = mean over the C x H x W pixels of the standard deviation over the batch (population std)
+    spread ratio     = spread(outputs) / spread(real images of the outputs' domain):
+                         spread_ab     = spread(T_ab(a)) / spread(b)   (a translation is an image of b's domain,
+                         spread_ba     = spread(T_ba(b)) / spread(a)    so b's own variety is its natural scale)
+                         spread_rec_a  = spread(rec_a(a)) / spread(a)  (for models that reconstruct)
+                       0 for an output that ignores its input, about 1 for outputs as varied as real images
+    distinct         = #{distinct nearest neighbours of the outputs among the real target batch, by L2 in
+                       pixels} / #outputs: 1 / n when every output lands on the same real image; it depends on
+                       the batch size and the data (near-duplicate targets share neighbours), so it is reported
+                       but does not decide
+
+A model is collapsed when some spread ratio falls below SPREAD_THRESHOLD. Models without an own reconstruction
+(`reconstruct` returns None: CycleGAN, DTN) are measured on their translations only.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from xgan.models.base import TranslationModel, other
+
+# Chosen by measuring (tests/evaluation/test_collapse.py keeps the cases): a constant decoder scores 0, an
+# untrained 16 px XGAN ~0.1-0.3, a reconstructing auto-encoder ~1; 0.05 sits well below anything that still
+# reads its input.
+SPREAD_THRESHOLD = 0.05
+
+
+class CollapseError(RuntimeError):
+    """Raised by training with train.on_collapse=stop when the outputs stop depending on the inputs."""
+
+
+def spread(images: torch.Tensor) -> float:
+    return float(images.float().flatten(1).std(0, unbiased=False).mean())
+
+
+def spread_ratio(outputs: torch.Tensor, reals: torch.Tensor) -> float:
+    return spread(outputs) / max(spread(reals), 1e-8)
+
+
+def distinct_fraction(outputs: torch.Tensor, reals: torch.Tensor) -> float:
+    nearest = torch.cdist(outputs.flatten(1).float(), reals.flatten(1).float()).argmin(1)
+    return len(nearest.unique()) / len(outputs)
+
+
+def collapse_from_outputs(images: dict[str, torch.Tensor], translations: dict[str, torch.Tensor],
+                          reconstructions: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The measures from outputs already computed: `translations[s]` is the translation of images[s] into the
+    other domain, `reconstructions[s]` the auto-encoding of images[s] (either may lack a domain)."""
+    measures = {}
+    for source, translated in translations.items():
+        target = other(source)
+        measures[f"spread_{source}{target}"] = spread_ratio(translated, images[target])
+        measures[f"distinct_{source}{target}"] = distinct_fraction(translated, images[target])
+    for domain, reconstructed in reconstructions.items():
+        measures[f"spread_rec_{domain}"] = spread_ratio(reconstructed, images[domain])
+    return measures
+
+
+@torch.no_grad()
+def collapse_measures(model: TranslationModel, a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
+    """spread_ab, distinct_ab, spread_ba, distinct_ba, spread_rec_a, spread_rec_b (those the model has), on the
+    fixed batches a and b, in inference mode (batch-norm statistics untouched)."""
+    images = {"a": a, "b": b}
+    was_training = model.training
+    model.eval()
+    try:
+        translations = {s: model.translate(x, to=other(s)) for s, x in images.items() if other(s) in model.directions}
+        reconstructions = {s: model.reconstruct(x, s) for s, x in images.items()}
+    finally:
+        model.train(was_training)
+    return collapse_from_outputs(images, translations, {s: r for s, r in reconstructions.items() if r is not None})
+
+
+def collapsed(measures: dict[str, float], threshold: float = SPREAD_THRESHOLD) -> list[str]:
+    """The spread ratios below `threshold`; empty when the outputs still depend on the inputs."""
+    return [name for name, value in measures.items() if name.startswith("spread") and value < threshold]
