@@ -17,6 +17,8 @@ A model is collapsed when some spread ratio falls below SPREAD_THRESHOLD. Models
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from xgan.models.base import TranslationModel, other
@@ -25,6 +27,7 @@ from xgan.models.base import TranslationModel, other
 # untrained 16 px XGAN ~0.1-0.3, a reconstructing auto-encoder ~1; 0.05 sits well below anything that still
 # reads its input.
 SPREAD_THRESHOLD = 0.05
+BATCH = 32  # test images per domain for the Trainer's check: the sample grid's 8 give a noisy spread
 
 
 class CollapseError(RuntimeError):
@@ -36,7 +39,9 @@ def spread(images: torch.Tensor) -> float:
 
 
 def spread_ratio(outputs: torch.Tensor, reals: torch.Tensor) -> float:
-    return spread(outputs) / max(spread(reals), 1e-8)
+    """NaN when the real images do not vary (one image, or copies): there is no scale to compare with."""
+    scale = spread(reals)
+    return spread(outputs) / scale if scale > 1e-8 else math.nan
 
 
 def distinct_fraction(outputs: torch.Tensor, reals: torch.Tensor) -> float:
@@ -74,5 +79,6 @@ def collapse_measures(model: TranslationModel, a: torch.Tensor, b: torch.Tensor)
 
 
 def collapsed(measures: dict[str, float], threshold: float = SPREAD_THRESHOLD) -> list[str]:
-    """The spread ratios below `threshold`; empty when the outputs still depend on the inputs."""
+    """The spread ratios below `threshold`; empty when the outputs still depend on the inputs (NaN: unknown,
+    not collapsed)."""
     return [name for name, value in measures.items() if name.startswith("spread") and value < threshold]
