@@ -10,6 +10,7 @@ from PIL import Image
 
 from xgan.data import Task
 from xgan.data.task import spread_indices
+from xgan.evaluation.collapse import SPREAD_THRESHOLD
 from xgan.evaluation.evaluate import Evaluation, Evaluator
 from xgan.io import atomic_write, atomic_write_text
 from xgan.models.base import TranslationModel, other
@@ -100,6 +101,11 @@ def report_markdown(record: dict, pictures: list[tuple[str, str]]) -> str:
         lines.append(f"- classifier judging domain {domain.upper()}: `{name}`")
     lines += ["", "| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items()) if not name.startswith("gt_")]
+    if any(name.startswith("collapse_spread") for name in metrics):
+        lines += ["", f"collapse_spread_*: the spread of the outputs over the test images divided by that of real "
+                      f"images of their domain (0: the outputs ignore their inputs; training's alarm is below "
+                      f"{SPREAD_THRESHOLD}); collapse_distinct_*: the share of distinct nearest real target images "
+                      f"(xgan/evaluation/collapse.py)."]
     if "ground_truth" in record:
         lines += ground_truth_section(record["ground_truth"], metrics)
     for caption, file in pictures:
