@@ -126,9 +126,10 @@ def test_every_new_metric_knows_its_direction_and_the_report_explains_the_baseli
     assert "| top1_pixel | 1.0000 | " in report
 
 
-def test_no_ids_no_ground_truth_metrics():
+@pytest.mark.parametrize("ids_b", [None, "none pair"])
+def test_no_ids_or_no_pairs_no_ground_truth_metrics(ids_b):
     task = inverted_pairs_task()
-    task.test_b.ids = None
+    task.test_b.ids = None if ids_b is None else torch.full((len(task.test_b),), -1)
     evaluator = Evaluator(task, "toy", count=None, features=FeatureSpace("flat", nn.Flatten()))
     metrics = evaluator(IdentityTranslator()).metrics
     assert not any(k.startswith("gt_") for k in metrics) and "ground_truth" not in evaluator.info

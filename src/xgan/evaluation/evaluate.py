@@ -100,6 +100,8 @@ class Evaluator:
             baselines[direction] = {
                 "identity": ground_truth_metrics(inputs, space(inputs), gallery, self.real_features[target], j),
                 "mean": mean_baseline(gallery, space(gallery.mean(0, keepdim=True)), self.real_features[target], j)}
+        if not pairs:
+            return pairs, baselines
         size = "x".join(map(str, self.images["a"].shape[-2:]))
         self.info["ground_truth"] = {"pairs": {d: len(p[0]) for d, p in pairs.items()},
                                      "gallery": {d: len(x) for d, x in self.images.items()},
