@@ -27,7 +27,8 @@ from xgan.models.base import TranslationModel, other
 # decoder 0; untrained XGANs on digits (16-64 px, width 0.125-1, two seeds each) 0.14-0.45; the digits preset
 # after 50 / 100 / 150 steps 0.11 / 0.27 / 0.34 (all ratios up to 0.79); an exact auto-encoder 1. The digits
 # preset with its adaptation weights at 1 (dann, semantic, gan), which its comment records as decoding every
-# input to one image, measured 0.0016-0.008 at step 50. 0.05 sits between that and anything that reads its input.
+# input to one image, measured 0.0008-0.008 at steps 50, 100, 150. 0.05 sits between that and anything that
+# reads its input.
 SPREAD_THRESHOLD = 0.05
 BATCH = 32  # test images per domain for the Trainer's check: the sample grid's 8 give a noisy spread
 
