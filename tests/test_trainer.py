@@ -299,7 +299,7 @@ def test_a_run_directory_that_is_a_file_or_not_writable_is_refused_before_the_fi
 
     monkeypatch.setattr(Path, "write_text", read_only)
     trainer = Trainer(config, task=random_task())
-    with pytest.raises(RunDirError, match="not writable.*Permission denied"):
+    with pytest.raises(RunDirError, match="run is not writable.*Permission denied"):
         trainer.fit()
     assert trainer.step == 0
 

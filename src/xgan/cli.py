@@ -330,13 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     from xgan.checkpoint import CheckpointError
     from xgan.config import ConfigError
+    from xgan.evaluation.collapse import CollapseError
     from xgan.trainer import NonFiniteLossError
 
     try:
         commands = {"train": cmd_train, "translate": cmd_translate, "eval": cmd_eval, "neighbors": cmd_neighbors,
                     "export": cmd_export, "serve": cmd_serve, "data": cmd_data}
         return commands[args.command](args)
-    except (ConfigError, CheckpointError, NonFiniteLossError, FileNotFoundError, ValueError, ImageReadError) as e:
+    except (ConfigError, CheckpointError, NonFiniteLossError, CollapseError, FileNotFoundError, ValueError,
+            ImageReadError) as e:
         print(f"xgan: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, (ConfigError, FileNotFoundError)) else 1
     except OSError as e:  # a full disk, a read-only or unreadable folder: the message names the path

@@ -84,6 +84,10 @@ class TrainConfig:
     eval_every: int = 0  # score the model (xgan eval's metrics) every N steps on a fixed test subset; 0: never
     eval_count: int = 500  # test images per domain for those scores
     best_metric: Optional[str] = None  # keep checkpoints/best by this metric (e.g. class_preservation_ab)
+    # Collapse alarm (evaluation/collapse.py) on fixed test images: None checks at sample_every, when the grid a
+    # user looks at is drawn (the check costs one forward pass of 32 images per domain); 0 never
+    collapse_every: Optional[int] = None
+    on_collapse: str = "warn"  # warn | stop: what outputs that no longer depend on their inputs do
     # Speed (benchmarks/speed.py measures each): fp32 | bf16 | fp16 autocast (fp16 with a gradient scaler; both
     # for CUDA), channels_last memory format, torch.compile of the model's networks. Adam is fused where it can be.
     precision: str = "fp32"
@@ -93,6 +97,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ("stop", "skip"):
             raise ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', not '{self.on_nonfinite}'")
+        if self.on_collapse not in ("warn", "stop"):
+            raise ConfigError(f"train.on_collapse must be 'warn' or 'stop', not '{self.on_collapse}'")
+        if self.collapse_every is not None and self.collapse_every < 0:
+            raise ConfigError(f"train.collapse_every must be >= 0 (0: never), not {self.collapse_every}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, not '{self.precision}'")
         if not 0 <= self.lr_decay_steps <= self.steps:

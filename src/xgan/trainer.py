@@ -283,6 +283,7 @@ class Trainer:
             scalars["speed/steps_per_s"] = (self.step - first_step) / (time.perf_counter() - started)
             self.log_scalars(scalars)
             progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("autoencoder/") or "gan" in k})
+        self.check_collapse()  # on every rank: with train.on_collapse=stop they all stop together
         if not self.world.is_main:
             return
         if self.step % cfg.sample_every == 0 or self.step == cfg.steps:
@@ -316,13 +317,14 @@ class Trainer:
             aside = run_dir.with_name(f"{run_dir.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
             run_dir.rename(aside)
             log.warning("moved the run that was in %s aside to %s", run_dir, aside)
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            probe = run_dir / f".write-test-{threading.get_ident()}"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as e:
-            raise RunDirError(f"run directory {run_dir} is not writable ({e.strerror or e})") from None
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (run_dir, *(run_dir / name for name in RUN_OUTPUTS if (run_dir / name).is_dir())):
+            try:
+                probe = folder / f".write-test-{threading.get_ident()}"
+                probe.write_text("")
+                probe.unlink()
+            except OSError as e:
+                raise RunDirError(f"{folder} is not writable ({e.strerror or e}); nothing was trained") from None
         clean_leftovers(run_dir)
 
     # -- outputs -------------------------------------------------------------------------------------------
@@ -345,6 +347,30 @@ class Trainer:
         path = self.run_dir / "samples" / f"step_{self.step:08d}.png"
         save_image(translation_grid(self.model, self.fixed_a, self.fixed_b), path)
         return path
+
+    def check_collapse(self) -> dict[str, float] | None:
+        """At train.collapse_every (and the last step): the collapse measures on fixed test images, logged under
+        collapse/; a spread below the threshold warns, or raises CollapseError with train.on_collapse=stop."""
+        from xgan.evaluation.collapse import BATCH, SPREAD_THRESHOLD, CollapseError, collapse_measures, collapsed
+
+        cfg = self.config.train
+        every = cfg.sample_every if cfg.collapse_every is None else cfg.collapse_every
+        if not every or (self.step % every and self.step != cfg.steps):
+            return None
+        # more images than the sample grid's, for a stable spread; the same ones at every check
+        a, b = (to_model_range(s.spread(BATCH).images).to(self.device) for s in (self.task.test_a, self.task.test_b))
+        measures = collapse_measures(self.model, a, b)
+        self.log_scalars({f"collapse/{name}": value for name, value in measures.items()})
+        low = collapsed(measures)
+        if not mean_over_ranks(torch.tensor(float(bool(low)), device=self.device)):  # every rank takes one branch
+            return measures
+        figures = ", ".join(f"{name}={measures[name]:.4f}" for name in low) or "in another process"
+        message = (f"step {self.step}: the outputs no longer depend on the inputs ({figures}, below "
+                   f"{SPREAD_THRESHOLD}; all: {', '.join(f'{k}={v:.4f}' for k, v in measures.items())})")
+        if cfg.on_collapse == "stop":
+            raise CollapseError(message + "; stopping before this step is saved (train.on_collapse=warn only warns)")
+        log.warning("%s", message)
+        return measures
 
     def evaluate(self) -> dict[str, float]:
         """xgan eval's metrics on a fixed test subset, logged under eval/; keeps checkpoints/best up to date."""

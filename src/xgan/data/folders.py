@@ -1,5 +1,7 @@
 """Two collections of the user's images: the unaligned layout CycleGAN users know (ROOT/trainA, trainB, testA,
-testB), or any two folders (`data.path_a`, `data.path_b`), searched recursively, all common formats.
+testB), or any two folders (`data.path_a`, `data.path_b`), searched recursively, all common formats. In the
+layout, test images known to be counterparts (same file names in testA/ and testB/, or ROOT/pairs.csv) get ids
+for the ground-truth metrics (see test_pairs).
 
 Images are decoded and resized once, in worker processes, and cached on disk as uint8 arrays under a key of the
 files (path, size, mtime) and the decoding settings, so later runs start at once. A file that cannot be decoded
@@ -160,12 +162,93 @@ def load_folders(cfg) -> Task:
         raise ValueError("data.task=folders needs data.path (with trainA/ trainB/ testA/ testB/) "
                          "or both data.path_a and data.path_b")
     cache = cache_dir() / "folders"
-    sets = {name: ImageSet(checked(scan_folder(folder, cfg.image_size, tuple(cfg.background), cfg.workers, cache),
-                                   folder, cfg.strict).images) for name, folder in folders.items()}
+    scans = {name: checked(scan_folder(folder, cfg.image_size, tuple(cfg.background), cfg.workers, cache), folder,
+                           cfg.strict) for name, folder in folders.items()}
+    sets = {name: ImageSet(scan.images) for name, scan in scans.items()}
     if cfg.path:
+        ids = test_pairs(root, scans["testA"].files, scans["testB"].files, cfg.strict)
+        if ids is not None:
+            sets["testA"].ids, sets["testB"].ids = ids
         return Task(sets["trainA"], sets["trainB"], sets["testA"], sets["testB"])
     (train_a, test_a), (train_b, test_b) = split(sets["A"], cfg.test_fraction), split(sets["B"], cfg.test_fraction)
     return Task(train_a, train_b, test_a, test_b)
+
+
+PAIRS_FILE = "pairs.csv"
+
+
+def test_pairs(root: Path, files_a: list[str], files_b: list[str], strict: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Ids of the decoded test images (`files_a` under root/testA, `files_b` under root/testB) that mark true
+    counterparts, -1 for an image without one; None when nothing pairs (the ordinary unpaired layout).
+
+    With root/pairs.csv: one pair per row, `testA file,testB file`, paths relative to testA/ and testB/ (an
+    optional header row `testA,testB`); a file in two rows is an error, a row naming a file that is missing or did
+    not decode is skipped with a warning (an error with data.strict). Without it: files with the same relative
+    path minus the extension pair (testA/x/1.jpg with testB/x/1.png); a name that two files of one folder share
+    pairs nothing."""
+    relative = [[Path(f).relative_to(root / folder).as_posix() for f in files]
+                for folder, files in (("testA", files_a), ("testB", files_b))]
+    if (root / PAIRS_FILE).is_file():
+        keys = csv_pair_keys(root / PAIRS_FILE, *relative, strict)
+        how = PAIRS_FILE
+    else:
+        keys = [stem_keys(names, folder) for names, folder in zip(relative, ("testA", "testB"))]
+        how = "equal file names (extension aside)"
+    shared = sorted(set(keys[0].values()) & set(keys[1].values()))
+    if not shared and how != PAIRS_FILE:
+        return None
+    number = {key: i for i, key in enumerate(shared)}
+    ids = tuple(torch.tensor([number.get(key_of.get(name), -1) for name in names], dtype=torch.long)
+                for key_of, names in zip(keys, relative))
+    log.info("%s: %d test pairs by %s (%d of %d testA and %d of %d testB images); ground-truth metrics read them",
+             root, len(shared), how, int((ids[0] >= 0).sum()), len(ids[0]), int((ids[1] >= 0).sum()), len(ids[1]))
+    return ids
+
+
+def stem_keys(names: list[str], folder: str) -> dict[str, str]:
+    """Relative path -> the same without its extension, for the names no other file of the folder shares."""
+    stems = [str(Path(name).with_suffix("").as_posix()) for name in names]
+    counts: dict[str, int] = {}
+    for stem in stems:
+        counts[stem] = counts.get(stem, 0) + 1
+    ambiguous = sorted(stem for stem, n in counts.items() if n > 1)
+    if ambiguous:
+        log.warning("%s: %d name(s) shared by several files (%s): they pair with nothing", folder, len(ambiguous),
+                    ", ".join(ambiguous[:5]) + (" ..." if len(ambiguous) > 5 else ""))
+    return {name: stem for name, stem in zip(names, stems) if counts[stem] == 1}
+
+
+def csv_pair_keys(path: Path, names_a: list[str], names_b: list[str], strict: bool) -> list[dict[str, int]]:
+    """For each folder, relative path -> the row number of pairs.csv that pairs it."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = [[cell.strip() for cell in row] for row in csv.reader(f) if any(cell.strip() for cell in row)]
+    if rows and [cell.lower() for cell in rows[0]] == ["testa", "testb"]:
+        rows = rows[1:]
+    known = set(names_a), set(names_b)
+    keys: list[dict[str, int]] = [{}, {}]
+    missing = []
+    for number, row in enumerate(rows):
+        if len(row) != 2:
+            raise ValueError(f"{path}: row {number + 1} has {len(row)} column(s), not 2 (testA file, testB file)")
+        names = [Path(cell).as_posix() for cell in row]
+        for side, name in enumerate(names):
+            if name in keys[side]:
+                raise ValueError(f"{path}: {('testA', 'testB')[side]}/{name} is in more than one pair")
+        if not all(name in known[side] for side, name in enumerate(names)):
+            missing.append(",".join(row))
+            continue
+        for side, name in enumerate(names):
+            keys[side][name] = number
+    if missing:
+        message = (f"{path}: {len(missing)} pair(s) name a file that is missing or could not be read: "
+                   f"{'; '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        if strict:
+            raise ValueError(message)
+        log.warning("%s; they are skipped (data.strict=true makes this an error)", message)
+    return keys
 
 
 def split(images: ImageSet, test_fraction: float) -> tuple[ImageSet, ImageSet]:

@@ -10,7 +10,9 @@ from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
 from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.classifier import cached_classifier
+from xgan.evaluation.collapse import collapse_from_outputs
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
+from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
 from xgan.models.base import TranslationModel, other
 
@@ -26,8 +28,9 @@ class Evaluation:
 
 class Evaluator:
     """Class preservation (where both domains have labels), KID/FID in a named offline feature space against
-    the real target test images, and the semantic consistency distance (for models with a shared embedding),
-    on `count` test images per domain."""
+    the real target test images, the semantic consistency distance (for models with a shared embedding),
+    ground-truth retrieval and distances beside their baselines (where both test splits carry ids), and the
+    collapse measures, on `count` test images per domain."""
 
     def __init__(self, task: Task, task_name: str, count: int | None = 1000, features: FeatureSpace | None = None,
                  device: torch.device | str = "cpu") -> None:
@@ -55,6 +58,7 @@ class Evaluator:
         # The real reference is the target's test split: like the translated inputs, unseen by the judges.
         self.real_features = {d: self.spaces[d](self.images[d]) for d in ("a", "b")}
         self.ceilings = {d: accuracy(self.judges[d], self.images[d], self.labels[d]) for d in self.judges}
+        self.pairs, self.baselines = self.ground_truth_pairs(tests)
         self.attribute_judges, self.attribute_labels = {}, {}  # by (attribute, domain): judge, test labels
         train_labels, test_labels, self.info["attribute_mapping"] = shared_attribute_labels(trains, tests)
         for attribute in train_labels.get("a", {}):
@@ -77,6 +81,45 @@ class Evaluator:
             return self._evaluate(model)
         finally:
             model.train(was_training)
+
+    def ground_truth_pairs(self, tests: dict[str, ImageSet]) -> tuple[dict, dict]:
+        """By direction: (source, target) indices of the true pairs among the test images, and the figures of the
+        two baselines, which need no model and so are measured once here."""
+        pairs, baselines = {}, {}
+        if any(s.ids is None for s in tests.values()):
+            return pairs, baselines
+        for source in ("a", "b"):
+            target = other(source)
+            direction = f"{source}{target}"
+            i, j = counterparts(tests[source].ids, tests[target].ids)
+            if not len(i):
+                continue
+            pairs[direction] = i, j
+            inputs, gallery = self.images[source][i], self.images[target]
+            space = self.spaces[target]
+            baselines[direction] = {
+                "identity": ground_truth_metrics(inputs, space(inputs), gallery, self.real_features[target], j),
+                "mean": mean_baseline(gallery, space(gallery.mean(0, keepdim=True)), self.real_features[target], j)}
+        if not pairs:
+            return pairs, baselines
+        size = "x".join(map(str, self.images["a"].shape[-2:]))
+        self.info["ground_truth"] = {"pairs": {d: len(p[0]) for d, p in pairs.items()},
+                                     "gallery": {d: len(x) for d, x in self.images.items()},
+                                     "pixel_space": f"L2 over RGB pixels in [-1, 1] at {size}",
+                                     "feature_space": {d: self.spaces[d].name for d in ("a", "b")}}
+        return pairs, baselines
+
+    def ground_truth(self, direction: str, translated: torch.Tensor, features: torch.Tensor) -> dict[str, float]:
+        """gt_<measure>_<direction> of the model, _identity_ and _mean_ (_chance_ for retrieval) beside it."""
+        i, j = self.pairs[direction]
+        target = direction[1]
+        metrics = {f"gt_{name}_{direction}": value for name, value in ground_truth_metrics(
+            translated[i], features[i], self.images[target], self.real_features[target], j).items()}
+        for baseline, figures in self.baselines[direction].items():
+            for name, value in figures.items():
+                label = "chance" if baseline == "mean" and name.startswith(("top", "median")) else baseline
+                metrics[f"gt_{name}_{label}_{direction}"] = value
+        return metrics
 
     def attribute_accuracy(self, attribute: str, source: str, judge: str, images: torch.Tensor) -> float:
         """The `judge` domain's classifier of `attribute` on `images`, against the labels of `source`'s test images
@@ -109,10 +152,16 @@ class Evaluator:
             features = self.spaces[target](translated)
             m[f"kid_{direction}"] = kid(features, self.real_features[target])
             m[f"fid_{direction}"] = fid(features, self.real_features[target])
+            if direction in self.pairs:
+                m.update(self.ground_truth(direction, translated, features))
             distances = semantic_distances(model, self.images[source], source)
             if distances is not None:
                 result.semantic_distances[source] = distances.cpu()
                 m[f"semantic_distance_{source}"] = float(distances.mean())
         if len(result.semantic_distances) == 2:
             m["semantic_distance"] = (m["semantic_distance_a"] + m["semantic_distance_b"]) / 2
+        reconstructions = {d: batched(lambda x: model.reconstruct(x, d), x) for d, x in self.images.items()
+                           if model.reconstruct(x[:1], d) is not None}
+        collapse = collapse_from_outputs(self.images, result.translations, reconstructions)
+        m.update({f"collapse_{name}": value for name, value in collapse.items()})
         return result

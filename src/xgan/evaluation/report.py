@@ -10,6 +10,7 @@ from PIL import Image
 
 from xgan.data import Task
 from xgan.data.task import spread_indices
+from xgan.evaluation.collapse import SPREAD_THRESHOLD
 from xgan.evaluation.evaluate import Evaluation, Evaluator
 from xgan.io import atomic_write, atomic_write_text
 from xgan.models.base import TranslationModel, other
@@ -29,6 +30,10 @@ def semantic_extremes_grid(evaluation: Evaluation, images: dict[str, torch.Tenso
     return Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
 
 
+def is_ground_truth_baseline(metric: str) -> bool:
+    return metric.startswith("gt_") and any(f"_{b}_" in metric for b in ("identity", "mean", "chance"))
+
+
 def loss_curves(tensorboard_dir: Path, path: Path) -> bool:
     """Plot every logged autoencoder/discriminator loss against the step; False when nothing was logged."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -37,7 +42,8 @@ def loss_curves(tensorboard_dir: Path, path: Path) -> bool:
         return False
     events = EventAccumulator(str(tensorboard_dir), size_guidance={"scalars": 0})
     events.Reload()
-    tags = [t for t in events.Tags()["scalars"] if t.split("/")[0] in ("autoencoder", "discriminator", "eval")]
+    tags = [t for t in events.Tags()["scalars"] if t.split("/")[0] in ("autoencoder", "discriminator", "eval")
+            and not is_ground_truth_baseline(t.split("/")[-1])]  # constant lines that would crowd the legend
     if not tags:
         return False
     import matplotlib
@@ -86,14 +92,48 @@ def write_report(model: TranslationModel, task: Task, evaluator: Evaluator, out_
 def report_markdown(record: dict, pictures: list[tuple[str, str]]) -> str:
     metrics = record["metrics"]
     lines = [f"# Evaluation of {record.get('checkpoint', 'a checkpoint')}", ""]
-    lines += [f"- {k}: {v}" for k, v in record.items() if k not in ("metrics", "feature_space", "classifier")]
+    lines += [f"- {k}: {v}" for k, v in record.items()
+              if k not in ("metrics", "feature_space", "classifier", "ground_truth")]
     for domain, name in record["feature_space"].items():
         lines.append(f"- KID/FID feature space for domain {domain.upper()}: `{name}` (not Inception: compare only "
                      f"with figures from the same space)")
     for domain, name in record["classifier"].items():
         lines.append(f"- classifier judging domain {domain.upper()}: `{name}`")
     lines += ["", "| metric | value |", "|---|---|"]
-    lines += [f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items())]
+    lines += [f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items()) if not name.startswith("gt_")]
+    if any(name.startswith("collapse_spread") for name in metrics):
+        lines += ["", f"collapse_spread_*: the spread of the outputs over the test images divided by that of real "
+                      f"images of their domain (0: the outputs ignore their inputs; training's alarm is below "
+                      f"{SPREAD_THRESHOLD}); collapse_distinct_*: the share of distinct nearest real target images "
+                      f"(xgan/evaluation/collapse.py)."]
+    if "ground_truth" in record:
+        lines += ground_truth_section(record["ground_truth"], metrics)
     for caption, file in pictures:
         lines += ["", f"**{caption}**", "", f"![{caption}]({file})"]
     return "\n".join(lines) + "\n"
+
+
+GT_MEASURES = ("top1_pixel", "top5_pixel", "median_rank_pixel", "top1_feature", "top5_feature", "median_rank_feature",
+               "l1", "ssim", "feature_distance")
+
+
+def ground_truth_section(info: dict, metrics: dict[str, float]) -> list[str]:
+    """The gt_ metrics as one table per direction: the model beside its two baselines."""
+    lines = ["", "## Ground truth: known counterparts", "",
+             "Test images of the two domains with the same id are true counterparts. For each translated test "
+             "image: the rank of its counterpart among all target test images by nearest neighbour "
+             f"(pixel space: {info['pixel_space']}; feature space: the target's KID/FID space named above), "
+             "top-1/top-5 the share ranked first/within five, and its per-pixel L1 (in [0, 1] units), SSIM and "
+             "feature distance to the counterpart. Baselines: *identity* is the untranslated input; *mean* is "
+             "the mean target test image as every output; retrieval has *chance* instead (the counterpart at a "
+             "uniform rank: top-k = k/N, median (N+1)/2), since one constant query ranks the gallery arbitrarily. "
+             "See xgan/evaluation/ground_truth.py for the formulas."]
+    for direction, count in info["pairs"].items():
+        source, target = direction[0].upper(), direction[1].upper()
+        lines += ["", f"{source} -> {target}: {count} pairs, {info['gallery'][direction[1]]} {target} test images",
+                  "", "| measure | model | identity | mean / chance |", "|---|---|---|---|"]
+        for measure in GT_MEASURES:
+            baseline = "chance" if measure.startswith(("top", "median")) else "mean"
+            cells = [metrics.get(f"gt_{measure}{suffix}_{direction}") for suffix in ("", "_identity", f"_{baseline}")]
+            lines.append(f"| {measure} | " + " | ".join("-" if c is None else f"{c:.4f}" for c in cells) + " |")
+    return lines
