@@ -7,7 +7,7 @@ from xgan.trainer import Trainer, build_model
 
 
 def test_save_load_round_trip_keeps_weights_and_sharing(tiny_config):
-    trainer = Trainer(tiny_config("model.weights.gan=1"), task=random_task())
+    trainer = Trainer(tiny_config("model.weights.gan=1", "train.steps=4"), task=random_task())
     trainer.fit()
     snapshot = resolve_checkpoint(trainer.run_dir)
     fresh = build_model(trainer.config)
@@ -121,3 +121,40 @@ def test_a_training_state_that_does_not_fit_the_model_is_refused_naming_the_snap
     (snapshot / "training_state.pt").write_bytes((other / "training_state.pt").read_bytes())
     with pytest.raises(CheckpointError, match="training state does not fit"):
         Trainer(with_gan.config, resume=snapshot, task=random_task())
+
+
+
+def test_a_training_state_of_other_shapes_or_another_step_is_refused_before_training(tiny_config, tmp_path):
+    trainer = Trainer(tiny_config("train.steps=2"), task=random_task())
+    trainer.fit()
+    narrow = Trainer(tiny_config("train.steps=2", "model.embedding_dim=16", f"run_dir={tmp_path / 'narrow'}"),
+                     task=random_task())
+    narrow.fit()
+    snapshot = trainer.run_dir / "checkpoints" / "step_00000002"
+    (snapshot / "training_state.pt").write_bytes((narrow.run_dir / "checkpoints" / "step_00000002" /
+                                                  "training_state.pt").read_bytes())
+    with pytest.raises(CheckpointError, match=r"does not fit.*of shape \(16, "):
+        Trainer(trainer.config, resume=snapshot, task=random_task())
+    state = torch.load(narrow.run_dir / "checkpoints" / "step_00000002" / "training_state.pt", weights_only=True)
+    torch.save(state | {"step": 1}, snapshot / "training_state.pt")
+    with pytest.raises(CheckpointError, match="says step 1, but the snapshot is step_00000002"):
+        Trainer(trainer.config, resume=snapshot, task=random_task())
+
+
+@pytest.mark.parametrize("error", ["os", "safetensors"])  # safetensors raises its own error type for ENOSPC
+def test_a_full_disk_during_a_save_is_a_clear_error_and_leaves_nothing_behind(tiny_config, monkeypatch, error):
+    from safetensors import SafetensorError
+
+    import xgan.checkpoint as checkpoint
+
+    trainer = Trainer(tiny_config(), task=random_task())
+
+    def full(*args, **kwargs):
+        if error == "os":
+            raise OSError(28, "No space left on device")
+        raise SafetensorError("Error while serializing: No space left on device (os error 28)")
+
+    monkeypatch.setattr(checkpoint, "save_model", full)
+    with pytest.raises(CheckpointError, match="cannot write checkpoint .*step_00000000: .*No space left on device"):
+        trainer.save()
+    assert list((trainer.run_dir / "checkpoints").iterdir()) == []

@@ -110,3 +110,28 @@ def test_a_nonfinite_loss_on_one_rank_makes_every_rank_skip_the_same_update(tmp_
             continue  # each rank keeps its own history of translations
         assert torch.isfinite(tensor.float()).all(), name
         torch.testing.assert_close(ranks[1]["weights"][name], tensor, rtol=0, atol=0, msg=name)
+
+
+def signalled_on_rank_1(rank: int, run_dir, out) -> None:
+    import signal
+
+    trainer = Trainer(config(run_dir, "train.steps=50", "train.checkpoint_every=100"))
+    original = trainer.train_step
+
+    def step(*batch):
+        logged = original(*batch)
+        if rank == 1 and trainer.step == 1:  # during the second step, on one rank only
+            os.kill(os.getpid(), signal.SIGTERM)
+        return logged
+
+    trainer.train_step = step
+    saved = trainer.fit()
+    torch.save({"step": trainer.step, "interrupted": trainer.interrupted, "saved": str(saved)}, f"{out}/rank{rank}.pt")
+
+
+def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step_with_a_checkpoint(tmp_path):
+    launch(signalled_on_rank_1, tmp_path / "run", tmp_path)
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD)]
+    assert [r["step"] for r in ranks] == [2, 2]
+    assert ranks[0]["saved"].endswith("step_00000002")
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step_00000002"

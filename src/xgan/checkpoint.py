@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from xgan.config import Config, load_config, to_yaml
@@ -71,8 +72,8 @@ def save_snapshot(path: Path, model: torch.nn.Module, config: Config, state: dic
 
     try:
         atomic_write_dir(path, fill)
-    except OSError as e:  # a full disk, a read-only folder: nothing half-written is left (atomic_write_dir)
-        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
+    except (OSError, SafetensorError) as e:  # a full disk, a read-only folder: atomic_write_dir left nothing
+        raise CheckpointError(f"cannot write checkpoint {path}: {getattr(e, 'strerror', None) or e}") from None
     return path
 
 

@@ -205,6 +205,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
               f"their outputs keep the extension: " + ", ".join(str(names[p]) for p in renamed[:4])
               + (" ..." if len(renamed) > 4 else ""), file=sys.stderr)
     out_dir, failed, written = Path(args.out), [], 0
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder")
     for start in range(0, len(paths), args.batch_size):
         batch_paths, images = [], []
         for path in paths[start:start + args.batch_size]:

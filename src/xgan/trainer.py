@@ -415,8 +415,16 @@ class Trainer:
         load_weights(self.model, snapshot)
         state = load_state(snapshot)
         try:
+            if 0 <= snapshot_step(snapshot) != int(state["step"]):
+                raise ValueError(f"it says step {state['step']}, but the snapshot is {snapshot.name}")
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
+                for group in optimizer.param_groups:  # load_state_dict checks counts, not shapes
+                    for param in group["params"]:
+                        for key, value in optimizer.state.get(param, {}).items():
+                            if torch.is_tensor(value) and value.ndim and value.shape != param.shape:
+                                raise ValueError(f"optimizer '{name}' holds {key} of shape {tuple(value.shape)} for "
+                                                 f"a parameter of shape {tuple(param.shape)}")
             self.step, self.skipped_steps = int(state["step"]), int(state.get("skipped_steps", 0))
             self.best = state.get("best")
             if state.get("grad_scaler"):

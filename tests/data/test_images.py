@@ -47,3 +47,17 @@ def test_find_images_walks_folders_and_refuses_empty_ones(tmp_path):
         find_images(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="not found"):
         find_images(tmp_path / "missing")
+
+
+def test_an_image_above_the_pixel_limit_is_refused_from_its_header_without_pillows_warning(tmp_path, monkeypatch):
+    import warnings
+
+    from xgan.data import images
+
+    Image.new("1", (300, 200)).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 10_000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40_000)  # Pillow warns from 40k pixels (60k here), refuses from 80k
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ImageReadError, match="big.png.*300x200 pixels, above the limit"):
+            read_image(tmp_path / "big.png")

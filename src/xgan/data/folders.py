@@ -28,7 +28,7 @@ from xgan.io import atomic_write
 
 log = logging.getLogger("xgan")
 LAYOUT = ("trainA", "trainB", "testA", "testB")  # the unaligned layout of CycleGAN's datasets
-CACHE_VERSION = 1  # bump when decoding changes, so stale caches are not reused
+CACHE_VERSION = 2  # bump when decoding changes, so stale caches are not reused (2: the pixel limit)
 
 
 @dataclass

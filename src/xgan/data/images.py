@@ -51,16 +51,15 @@ def read_image(path: str | Path, size: int | None = None, background: tuple[int,
     """(H, W, 3) uint8 RGB; transparency is composited on `background`; `crop` (left, top, right, bottom, as
     fractions of width and height) is cut out first; then resized to size x size if given."""
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:  # checked from the header, before any pixel is decoded
-                raise ImageReadError(path, f"{image.width}x{image.height} pixels, above the limit of {MAX_PIXELS:,} "
-                                           "(a decompression bomb?)")
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size check below says it once
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:  # checked from the header, before any pixel is decoded
+                    raise ImageReadError(path, f"{image.width}x{image.height} pixels, above the limit of "
+                                               f"{MAX_PIXELS:,} (a decompression bomb?)")
                 image = ImageOps.exif_transpose(image)
                 image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         if isinstance(e, ImageReadError):
             raise
         raise ImageReadError(path, str(e) or type(e).__name__) from None
