@@ -80,3 +80,16 @@ def test_a_broken_or_hostile_yaml_file_is_a_config_error_naming_it(tmp_path, tex
     path.write_text(text)
     with pytest.raises(ConfigError, match=f"mine.yaml: .*{message}"):
         load_config(str(path))
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_shipped_preset_loads_and_builds_its_model_at_its_size(preset):
+    from xgan.models import teachers
+    from xgan.trainer import build_model
+
+    config = load_config(preset)
+    assert config.model.name and config.data.image_size >= 8
+    for option in ("teacher", "encoder"):  # frozen extractors are named from the built-ins only
+        spec = getattr(config.model, option, "")
+        assert not spec or spec in teachers.BUILTIN, (option, spec)
+    build_model(config, pretrained=False)  # the architecture, without training any teacher

