@@ -136,7 +136,7 @@ def test_translate_keeps_every_output_when_inputs_share_a_name(trained_run, tmp_
 def test_counts_below_one_are_refused_by_the_parser(argv, trained_run, tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main([a.format(tmp=tmp_path, run=trained_run) for a in argv])
-    assert exited.value.code == 2 and "invalid" in capsys.readouterr().err
+    assert exited.value.code == 2 and "error: argument" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
