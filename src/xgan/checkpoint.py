@@ -56,12 +56,19 @@ def clean_leftovers(run_dir: str | Path) -> None:
                     leftover.unlink(missing_ok=True)
 
 
+def nonfinite_tensor(model: torch.nn.Module) -> str | None:
+    """The name of the first floating-point tensor of the model's state that holds NaN/inf, if any."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            return name
+    return None
+
+
 def save_snapshot(path: Path, model: torch.nn.Module, config: Config, state: dict[str, Any],
                   extra: dict[str, str] | None = None) -> Path:
     """Write one snapshot directory atomically (replacing any old one); `extra` maps file names to text."""
-    for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"refusing to save {path.name}: parameter '{name}' holds NaN/inf")
+    if (name := nonfinite_tensor(model)) is not None:
+        raise CheckpointError(f"refusing to save {path.name}: parameter '{name}' holds NaN/inf")
 
     def fill(tmp: Path) -> None:
         save_model(model, str(tmp / WEIGHTS))
@@ -115,9 +122,8 @@ def load_weights(model: torch.nn.Module, snapshot: Path) -> None:
         load_model(model, str(snapshot / WEIGHTS), strict=True)
     except Exception as e:  # safetensors raises several types for truncated or mismatched files
         raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights ({e})") from None
-    for name, tensor in model.state_dict().items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{snapshot / WEIGHTS}: tensor '{name}' holds NaN/inf; the checkpoint is unusable")
+    if (name := nonfinite_tensor(model)) is not None:
+        raise CheckpointError(f"{snapshot / WEIGHTS}: tensor '{name}' holds NaN/inf; the checkpoint is unusable")
 
 
 def load_trained(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, Path]:
