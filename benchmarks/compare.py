@@ -2,6 +2,8 @@
 
     python benchmarks/compare.py --task digits [--cpu-minutes 10] [--readme]
     python benchmarks/compare.py --task emoji  [--cpu-minutes 10] [--readme]     (models with a preset for the task)
+    python benchmarks/compare.py --task emoji --seeds 0 1 2 --threads 1     every model with each train.seed: a row
+                                                                               per seed and their mean
 
 For each model it times a few training steps, sets train.steps to fill the budget (CPU seconds of this process,
 all threads), trains with the model's shipped preset, and scores the final checkpoint on the full test splits
@@ -70,6 +72,14 @@ def side_by_side(runs: list[tuple[str, Path]], task_config, count: int = 10, sca
     return labelled_grid(rows, names, scale, label_width=170)
 
 
+def mean_row(label: str, rows: list[dict]) -> dict:
+    """The seeds' mean of every metric and figure (a metric missing from one seed is left out)."""
+    metrics = {k: float(np.mean([r["metrics"][k] for r in rows])) for k in rows[0]["metrics"]
+               if all(k in r["metrics"] for r in rows)}
+    figures = {k: float(np.mean([r[k] for r in rows])) for k in ("images_per_s", "train_cpu_min", "train_wall_min")}
+    return {**rows[0], **figures, "metrics": metrics, "label": f"**{label}, mean of {len(rows)} seeds**"}
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
@@ -116,7 +126,12 @@ def main() -> int:
     parser.add_argument("--cpu-minutes", type=float, default=10.0, help="training budget per model [10]")
     parser.add_argument("--out", default="/tmp/xgan_compare", help="run directories go here")
     parser.add_argument("--readme", action="store_true", help="also write the table and picture into README.md")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="train.seed of each run [0]")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1: no thread spins on a loaded machine, "
+                                                    "which would count as CPU time)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     rows, runs = [], []
     from xgan.config import preset_names
@@ -129,20 +144,28 @@ def main() -> int:
         slug = preset.replace("-", "_")
         per_step = cpu_seconds_per_step(preset, out / f"{slug}_calibration")
         steps = max(1, int(args.cpu_minutes * 60 / per_step))
-        result = train_and_score(preset, budget_overrides(steps), out / slug)
-        model, config, _ = load_trained(out / slug)
-        trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        result.update(label=label, preset=preset, parameters=trained,
-                      images_per_s=2 * config.train.batch_size * steps / (60 * result["train_wall_min"]))
-        rows.append(result)
+        seeded = []
+        for seed in args.seeds:
+            run = out / (slug if seed == args.seeds[0] else f"{slug}_seed{seed}")
+            result = train_and_score(preset, [*budget_overrides(steps), f"train.seed={seed}"], run)
+            model, config, _ = load_trained(run)
+            trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            result.update(label=label if len(args.seeds) == 1 else f"{label}, seed {seed}", preset=preset,
+                          parameters=trained,
+                          images_per_s=2 * config.train.batch_size * steps / (60 * result["train_wall_min"]))
+            seeded.append(result)
+            print(json.dumps(result), flush=True)
+        rows += seeded if len(seeded) == 1 else [*seeded, mean_row(label, seeded)]
         runs.append((label, out / slug))
-        print(json.dumps(result), flush=True)
 
     RESULTS.mkdir(exist_ok=True)
     picture = RESULTS / f"compare_{args.task}.png"
     side_by_side(runs, load_config(MODELS[0][1].format(task=args.task)).data).save(picture)
-    text = (f"`python benchmarks/compare.py --task {args.task} --cpu-minutes {args.cpu_minutes:g}`: each model trained "
-            f"with its shipped preset for {args.cpu_minutes:g} CPU-minutes ({torch.get_num_threads()} threads, no GPU), "
+    seeds = f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
+    threads = f" --threads {args.threads}" if args.threads else ""
+    text = (f"`python benchmarks/compare.py --task {args.task} --cpu-minutes {args.cpu_minutes:g}{seeds}{threads}`: each "
+            f"model trained with its shipped preset for {args.cpu_minutes:g} CPU-minutes ({torch.get_num_threads()} "
+            f"threads, no GPU), "
             "scored on the full test splits; KID (digits) in each target judge's LeNet feature space (not Inception); "
             "top-1 and SSIM (emoji) against each test image's true counterpart, in 64 px pixel space, with the "
             "untranslated input's figure in brackets; category preservation reads the emoji categories (evaluation "

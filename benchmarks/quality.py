@@ -4,6 +4,8 @@
     python benchmarks/quality.py --task emoji --model xgan           final line: top1_ab <value> identity <value>
         (tasks with known test counterparts: A->B retrieval of the true counterpart in pixel space, and the
         untranslated input's)
+    python benchmarks/quality.py --task digits --preset folders data.image_size=32
+        another preset on this task (here the label-free folders recipe on digits: data.task is set to --task)
     python benchmarks/quality.py --task digits --model xgan --ablation --steps 600
         also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher, +task tower, +pseudo-labels)
         for the same steps and writes the table to benchmarks/results/ablation_<task>_<model>.md
@@ -102,6 +104,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="digits")
     parser.add_argument("--model", default="xgan")
+    parser.add_argument("--preset", help="train this preset on --task instead of the task's own for --model")
     parser.add_argument("--steps", type=int, help="override the preset's train.steps")
     parser.add_argument("--ablation", action="store_true", help="also train each loss ablation")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
@@ -111,8 +114,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    preset = preset_for(args.task, args.model)
-    overrides = [*args.overrides, *([f"train.steps={args.steps}"] if args.steps else [])]
+    preset = args.preset or preset_for(args.task, args.model)
+    overrides = [*([f"data.task={args.task}"] if args.preset else []), *args.overrides,
+                 *([f"train.steps={args.steps}"] if args.steps else [])]
     out = Path(args.out)
     runs = ABLATION if args.ablation else ABLATION[-1:]
     results = []
@@ -122,7 +126,8 @@ def main() -> int:
         results.append((name, result))
         print(json.dumps({"run": name, **result}), flush=True)
     final = results[-1][1]
-    command = (f"python benchmarks/quality.py --task {args.task} --model {args.model}"
+    command = (f"python benchmarks/quality.py --task {args.task} "
+               f"{'--preset ' + args.preset if args.preset else '--model ' + args.model}"
                f"{' --ablation' if args.ablation else ''}{' --steps ' + str(args.steps) if args.steps else ''}"
                f"{' --threads ' + str(args.threads) if args.threads else ''}{''.join(' ' + o for o in args.overrides)}")
     if args.ablation:

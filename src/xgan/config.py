@@ -39,6 +39,10 @@ class DataConfig:
     workers: Optional[int] = None  # decoding processes for the first load (then cached); None: one per core
     max_images: Optional[int] = None  # per domain and split, for a quick run on part of a large dataset
     download: bool = False  # svhn2mnist: fetch missing published files (official URLs, MD5-checked, resumable)
+    # Training augmentation (data/augment.py): load_size > image_size resizes the training images to it and takes a
+    # random image_size crop each step (seed 001: 66 -> 64); 0 off. flip mirrors half of each batch.
+    load_size: int = 0
+    flip: bool = False
 
     def __post_init__(self) -> None:
         if not 8 <= self.image_size <= MAX_IMAGE_SIZE:
@@ -50,6 +54,9 @@ class DataConfig:
         for name in ("printed_train", "printed_test"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"data.{name} must be >= 1, not {getattr(self, name)}")
+        if self.load_size and not self.image_size <= self.load_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(f"data.load_size must be 0 (off) or in [data.image_size={self.image_size}, "
+                              f"{MAX_IMAGE_SIZE}], not {self.load_size}")
         if self.max_images is not None and self.max_images < 1:
             raise ConfigError(f"data.max_images must be >= 1 (or null for all), not {self.max_images}")
         if self.workers is not None and self.workers < 0:

@@ -16,3 +16,14 @@ def test_the_calibration_step_runs_every_compared_preset(preset, tmp_path):
     (the XGAN preset's batches carry domain A's labels for its task tower)."""
     tiny_model = TINY_MODEL[load_config(preset).model.name]
     assert cpu_seconds_per_step(preset, tmp_path / "run", (*TINY_RUN, *tiny_model)) > 0
+
+
+def test_the_mean_row_averages_every_seed_and_says_how_many():
+    from compare import mean_row
+    rows = [{"label": "XGAN, seed 0", "metrics": {"gt_top1_pixel_ab": 0.1, "kid_ab": 3.0}, "images_per_s": 10,
+             "train_cpu_min": 5, "train_wall_min": 6, "steps": 100, "parameters": 1},
+            {"label": "XGAN, seed 1", "metrics": {"gt_top1_pixel_ab": 0.2}, "images_per_s": 20,
+             "train_cpu_min": 7, "train_wall_min": 8, "steps": 100, "parameters": 1}]
+    mean = mean_row("XGAN", rows)
+    assert mean["metrics"] == {"gt_top1_pixel_ab": pytest.approx(0.15)}  # kid_ab is missing from seed 1
+    assert mean["train_cpu_min"] == 6 and "mean of 2 seeds" in mean["label"]

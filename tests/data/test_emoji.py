@@ -185,3 +185,21 @@ def test_render_composites_on_white(build):
     half = build.render('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4" '
                         'fill="#000" fill-opacity="0.5"/></svg>', 4)
     assert abs(int(half[1, 1, 0]) - 128) <= 1  # 50% black on white, not on black
+
+
+def test_line_drawing_turns_black_outlines_white_and_everything_else_black():
+    from xgan.data.emoji import line_drawing
+    images = torch.tensor([[0, 0, 0], [255, 255, 255], [255, 200, 0], [40, 40, 40]], dtype=torch.uint8)
+    lines = line_drawing(images.T.reshape(1, 3, 2, 2))
+    assert lines.shape == (1, 3, 2, 2) and torch.equal(lines[0, 0], lines[0, 2])
+    assert lines[0, 0].flatten().tolist()[:3] == [255, 0, 0]  # black outline, white paper, a yellow fill
+    assert 0 < lines[0, 0, 1, 1] < 255  # a dark grey is part line (antialiased edges)
+
+
+def test_emoji_lines_pairs_fluent_in_colour_with_openmoji_outlines_aligned_in_test():
+    emoji = load_task(load_config("emoji").data)
+    lines = load_task(load_config("folders", ["data.task=emoji-lines"]).data)
+    assert torch.equal(lines.train_a.images, emoji.train_b.images)
+    assert torch.equal(lines.test_a.ids, lines.test_b.ids) and torch.equal(lines.test_b.ids, emoji.test_a.ids)
+    b = lines.test_b.images
+    assert torch.equal(b[:, 0], b[:, 1]) and b.float().mean() < 60  # grey lines on black, as MNIST

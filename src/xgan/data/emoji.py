@@ -10,6 +10,10 @@ different fixed random orders and carry no codepoint, so nothing pairs them. The
 test_a[i] and test_b[i] are the same codepoint and both carry it as `ids` (an index into `codepoints()`), which
 evaluation reads as the true counterpart. Every split carries the emoji-datasource category as `labels`
 (an index into CATEGORIES), for evaluation only.
+
+The `emoji-lines` task pairs the same codepoints differently: A = Fluent Emoji Flat in colour, B = OpenMoji's
+black outlines alone, drawn as white lines on black in the manner of MNIST (`line_drawing`). Its domains differ in
+colour, line and fill, and in design system, so a translator must redraw, not recolour.
 """
 
 from __future__ import annotations
@@ -59,6 +63,27 @@ def emoji_images(domain: str, split: str) -> ImageSet:
 def _sized(images: ImageSet, size: int, count: int | None) -> ImageSet:
     images = images.spread(count)  # the same indices on both test sets, so they stay aligned
     return ImageSet(resize_uint8(images.images, size), images.labels, ids=images.ids)
+
+
+# OpenMoji draws every outline in pure black (#000): luminance below LINE_START is line, above LINE_END is not
+LINE_START, LINE_END = 0.15, 0.45
+
+
+def line_drawing(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 3, H, W) drawings with black outlines -> their outlines as white lines on black, grey (3 channels)."""
+    luminance = (images.float() / 255 * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    lines = ((LINE_END - luminance) / (LINE_END - LINE_START)).clamp(0, 1)
+    return (lines * 255).round().to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
+
+
+def _lines(images: ImageSet) -> ImageSet:
+    return ImageSet(line_drawing(images.images), images.labels, ids=images.ids)
+
+
+def load_emoji_lines(cfg) -> Task:
+    """A = Fluent Emoji Flat, B = OpenMoji's outlines as line drawings; otherwise as load_emoji."""
+    emoji = load_emoji(cfg)
+    return Task(emoji.train_b, _lines(emoji.train_a), emoji.test_b, _lines(emoji.test_a))
 
 
 def load_emoji(cfg) -> Task:

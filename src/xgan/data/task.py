@@ -94,8 +94,13 @@ def _emoji(cfg) -> Task:
     return load_emoji(cfg)
 
 
+def _emoji_lines(cfg) -> Task:
+    from xgan.data.emoji import load_emoji_lines
+    return load_emoji_lines(cfg)
+
+
 TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "svhn2mnist": _svhn2mnist, "folders": _folders,
-                                         "faces2cartoon": _faces2cartoon, "emoji": _emoji}
+                                         "faces2cartoon": _faces2cartoon, "emoji": _emoji, "emoji-lines": _emoji_lines}
 
 
 def load_task(cfg) -> Task:

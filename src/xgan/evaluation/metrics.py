@@ -23,7 +23,8 @@ HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "att
                     "gt_top1": True, "gt_top5": True, "gt_median_rank": False, "gt_l1": False, "gt_ssim": True,
                     "gt_feature_distance": False,
                     # collapse.py: outputs that vary with their inputs
-                    "collapse_spread": True, "collapse_distinct": True}
+                    "collapse_spread": True, "collapse_distinct": True,
+                    "gan_bound": False}  # gan_bound.py: how far a rival as good by the loss translates otherwise
 
 
 def higher_is_better(metric: str) -> bool:

@@ -68,9 +68,11 @@ def loss_curves(tensorboard_dir: Path, path: Path) -> bool:
 
 
 def write_report(model: TranslationModel, task: Task, evaluator: Evaluator, out_dir: Path, header: dict,
-                 tensorboard_dir: Path | None = None) -> dict:
-    """Evaluate, then write metrics.json, report.md and the grids into out_dir; returns what metrics.json holds."""
+                 tensorboard_dir: Path | None = None, extra_metrics: dict[str, float] | None = None) -> dict:
+    """Evaluate, then write metrics.json, report.md and the grids into out_dir; returns what metrics.json holds.
+    `extra_metrics` (the GAN bound) join the evaluator's."""
     evaluation = evaluator(model)
+    evaluation.metrics.update(extra_metrics or {})
     out_dir.mkdir(parents=True, exist_ok=True)
     pictures = []
     if set(model.directions) == {"a", "b"}:

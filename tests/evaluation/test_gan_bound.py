@@ -1,0 +1,70 @@
+import torch
+from torch import nn
+
+from toys import pattern_set
+from xgan.data.task import to_model_range
+from xgan.evaluation.gan_bound import gan_bound
+from xgan.models.base import TranslationModel
+
+
+class OneWay(TranslationModel):
+    """A 1x1 convolution from A to B, starting at the colour negation. `pinned`: its loss is the distance to the
+    negation, so every good solution translates alike; otherwise the loss says nothing about the translation."""
+
+    directions = ("b",)
+
+    def __init__(self, pinned: bool) -> None:
+        super().__init__()
+        self.g, self.pinned = nn.Conv2d(3, 3, 1), pinned
+        with torch.no_grad():
+            self.g.weight.copy_(-torch.eye(3).view(3, 3, 1, 1))
+            self.g.bias.zero_()
+
+    def optimizer_groups(self):
+        return {"generator": list(self.g.parameters())}
+
+    def losses(self, phase, a, b, labels_a=None):
+        if self.pinned:
+            return {"fit": (10.0, (self.g(a) + a).pow(2).mean())}
+        return {"fit": (1.0, 0 * self.g(a).mean())}
+
+    def translate(self, x, to):
+        return self.g(x)
+
+
+def sets():
+    train = {"a": pattern_set(64, 0), "b": pattern_set(64, 1)}
+    test = {d: to_model_range(pattern_set(32, seed).images) for d, seed in (("a", 2), ("b", 3))}
+    return train, test
+
+
+def test_a_rival_that_never_moves_agrees_exactly():
+    train, test = sets()
+    assert gan_bound(OneWay(pinned=False), train, test, steps=0, noise=0.0) == {"gan_bound_ab": 0.0}
+
+
+def test_the_bound_is_small_where_the_loss_pins_the_translation_and_large_where_it_does_not():
+    """The point of the bound: a rival as good by the loss cannot disagree with a translator the loss pins down."""
+    train, test = sets()
+    pinned = gan_bound(OneWay(pinned=True), train, test, steps=60, weight=0.1, lr=1e-2)["gan_bound_ab"]
+    free = gan_bound(OneWay(pinned=False), train, test, steps=60, weight=0.1, lr=1e-2)["gan_bound_ab"]
+    assert free > 0.2
+    assert pinned < free / 5
+
+
+def test_the_model_under_test_is_left_as_it_was():
+    train, test = sets()
+    model = OneWay(pinned=False).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    gan_bound(model, train, test, steps=5, lr=1e-2)
+    assert model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_an_xgan_gets_a_bound_in_both_directions(tiny_config):
+    from xgan.trainer import build_model
+    model = build_model(tiny_config("model.weights.gan=0.1"))
+    train, test = sets()
+    bound = gan_bound(model, train, test, steps=2, batch_size=8)
+    assert set(bound) == {"gan_bound_ab", "gan_bound_ba"}
+    assert all(0 < v < 1 for v in bound.values())
