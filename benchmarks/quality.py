@@ -61,7 +61,8 @@ def train_and_score(preset: str, overrides: list[str], run_dir: Path) -> dict:
     model, config, _ = load_trained(run_dir, trainer.device)
     evaluator = Evaluator(trainer.task, config.data.task, count=None, device=trainer.device)
     evaluation = evaluator(model)
-    metrics = evaluation.metrics | by_background(evaluator, evaluation)
+    polarity = by_background(evaluator, evaluation) if config.data.task == "digits" else {}  # printed digits only
+    metrics = evaluation.metrics | polarity
     return {"metrics": metrics, "steps": config.train.steps, "train_wall_min": train_wall / 60,
             "train_cpu_min": train_cpu / 60, "total_wall_min": (time.perf_counter() - wall) / 60,
             "total_cpu_min": (time.process_time() - cpu) / 60, "threads": torch.get_num_threads()}
