@@ -122,7 +122,7 @@ def main() -> int:
     runs = ABLATION if args.ablation else ABLATION[-1:]
     results = []
     for name, ablated in runs:
-        slug = name.strip("+ ").split(" ")[0].replace("(", "")
+        slug = name.strip("+ ").split(" ")[0].replace("(", "") if args.ablation else "preset"
         result = train_and_score(preset, [*overrides, *ablated], out / f"{args.task}_{args.model}_{slug}")
         results.append((name, result))
         print(json.dumps({"run": name, **result}), flush=True)
