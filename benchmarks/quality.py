@@ -4,6 +4,10 @@
     python benchmarks/quality.py --task emoji --model xgan           final line: top1_ab <value> identity <value>
         (tasks with known test counterparts: A->B retrieval of the true counterpart in pixel space, and the
         untranslated input's)
+    python benchmarks/quality.py --task emoji --model xgan --seeds 0 1 2
+        one run per train.seed, a column of figures each and their mean; the final line gives the mean
+        (class_preservation_mean <value> on digits). A run whose directory holds this command's finished result
+        (quality.json) is read back, not trained again, so seeds may be trained by separate calls in parallel.
     python benchmarks/quality.py --task digits --preset folders data.image_size=32
         another preset on this task (here the label-free folders recipe on digits: data.task is set to --task)
     python benchmarks/quality.py --task digits --model xgan --ablation --steps 600
@@ -29,6 +33,7 @@ from xgan.checkpoint import load_trained
 from xgan.config import load_config
 from xgan.evaluation.classifier import predict
 from xgan.evaluation.evaluate import Evaluator
+from xgan.io import atomic_write_text
 from xgan.trainer import Trainer
 
 RESULTS = Path(__file__).parent / "results"
@@ -53,9 +58,11 @@ def preset_for(task: str, model: str) -> str:
 
 
 def train_and_score(preset: str, overrides: list[str], run_dir: Path) -> dict:
+    """Train `preset` with `overrides` into run_dir (a run already there is moved aside) and score its final
+    checkpoint on the full test splits."""
     config = load_config(preset, [*overrides, f"run_dir={run_dir}"])
     wall, cpu = time.perf_counter(), time.process_time()
-    trainer = Trainer(config)
+    trainer = Trainer(config, restart=True)
     trainer.fit()
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     model, config, _ = load_trained(run_dir, trainer.device)
@@ -83,6 +90,40 @@ def by_background(evaluator: Evaluator, evaluation) -> dict[str, float]:
             for name, mask in (("dark", ~light_background), ("light", light_background)) if mask.any()}
 
 
+def scored_run(preset: str, overrides: list[str], run_dir: Path) -> dict:
+    """train_and_score, or the result it saved in run_dir/quality.json for the same preset and overrides."""
+    record = run_dir / "quality.json"
+    if record.exists():
+        saved = json.loads(record.read_text())
+        if saved["preset"] == preset and saved["overrides"] == overrides:
+            print(f"{run_dir}: finished result read back from {record.name}", flush=True)
+            return saved["result"]
+    result = train_and_score(preset, overrides, run_dir)
+    atomic_write_text(record, json.dumps({"preset": preset, "overrides": overrides, "result": result}))
+    return result
+
+
+def mean_result(results: list[dict]) -> dict:
+    """Every figure averaged over the runs (a metric missing from one run is left out)."""
+    metrics = {name: sum(r["metrics"][name] for r in results) / len(results)
+               for name in results[0]["metrics"] if all(name in r["metrics"] for r in results)}
+    return {key: sum(r[key] for r in results) / len(results) for key in results[0] if key != "metrics"} | {
+        "metrics": metrics}
+
+
+def seeds_summary(preset: str, command: str, seeds: list[int], results: list[dict]) -> str:
+    mean = mean_result(results)
+    lines = [f"`{command}`: preset `{preset}`, {results[0]['steps']} steps, {results[0]['threads']} threads, one run "
+             f"per seed; per seed: training " + ", ".join(f"{r['train_wall_min']:.1f}" for r in results) +
+             " min wall, whole benchmark " + ", ".join(f"{r['total_cpu_min']:.1f}" for r in results) +
+             " CPU-min (process time, all threads), judges and teacher included.", "",
+             "| metric | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+             "|---|" + "---|" * (len(seeds) + 1)]
+    lines += [f"| {name} | " + " | ".join(f"{r['metrics'].get(name, float('nan')):.4f}" for r in results) +
+              f" | **{value:.4f}** |" for name, value in sorted(mean["metrics"].items())]
+    return "\n".join(lines) + "\n"
+
+
 def ablation_table(rows: list[tuple[str, dict]]) -> str:
     columns = ["class_preservation_ab", "class_preservation_ba", "kid_ab", "kid_ba", "semantic_distance"]
     lines = ["| losses | class preservation A→B | B→A | KID A→B | KID B→A | semantic distance |", "|---|---|---|---|---|---|"]
@@ -108,6 +149,7 @@ def main() -> int:
     parser.add_argument("--preset", help="train this preset on --task instead of the task's own for --model")
     parser.add_argument("--steps", type=int, help="override the preset's train.steps")
     parser.add_argument("--ablation", action="store_true", help="also train each loss ablation")
+    parser.add_argument("--seeds", type=int, nargs="+", help="one run per train.seed; per-seed figures and the mean")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--out", default="/tmp/xgan_quality", help="run directories go here")
     parser.add_argument("--readme", metavar="BLOCK", help="also write the figures into README.md's BLOCK")
@@ -118,20 +160,31 @@ def main() -> int:
     preset = args.preset or preset_for(args.task, args.model)
     overrides = [*([f"data.task={args.task}"] if args.preset else []), *args.overrides,
                  *([f"train.steps={args.steps}"] if args.steps else [])]
+    if args.seeds and args.ablation:
+        parser.error("--seeds and --ablation: one at a time")
     out = Path(args.out)
-    runs = ABLATION if args.ablation else ABLATION[-1:]
     results = []
-    for name, ablated in runs:
-        slug = name.strip("+ ").split(" ")[0].replace("(", "") if args.ablation else "preset"
-        result = train_and_score(preset, [*overrides, *ablated], out / f"{args.task}_{args.model}_{slug}")
-        results.append((name, result))
-        print(json.dumps({"run": name, **result}), flush=True)
-    final = results[-1][1]
+    if args.seeds:
+        for seed in args.seeds:
+            result = scored_run(preset, [*overrides, f"train.seed={seed}"],
+                                out / f"{args.task}_{args.model}_preset_seed{seed}")
+            results.append((f"seed {seed}", result))
+            print(json.dumps({"run": f"seed {seed}", **result}), flush=True)
+    else:
+        for name, ablated in ABLATION if args.ablation else ABLATION[-1:]:
+            slug = name.strip("+ ").split(" ")[0].replace("(", "") if args.ablation else "preset"
+            result = train_and_score(preset, [*overrides, *ablated], out / f"{args.task}_{args.model}_{slug}")
+            results.append((name, result))
+            print(json.dumps({"run": name, **result}), flush=True)
+    final = mean_result([r for _, r in results]) if args.seeds else results[-1][1]
     command = (f"python benchmarks/quality.py --task {args.task} "
                f"{'--preset ' + args.preset if args.preset else '--model ' + args.model}"
                f"{' --ablation' if args.ablation else ''}{' --steps ' + str(args.steps) if args.steps else ''}"
+               f"{' --seeds ' + ' '.join(map(str, args.seeds)) if args.seeds else ''}"
                f"{' --threads ' + str(args.threads) if args.threads else ''}{''.join(' ' + o for o in args.overrides)}")
-    if args.ablation:
+    if args.seeds:
+        text = seeds_summary(preset, command, args.seeds, [r for _, r in results])
+    elif args.ablation:
         text = (f"Loss ablation of `{preset}` at {final['steps']} steps each (`{command}`), full test splits; each row "
                 f"adds one loss to the row above.\n\n{ablation_table(results)}")
         RESULTS.mkdir(exist_ok=True)
@@ -148,7 +201,8 @@ def main() -> int:
     if "gt_top1_pixel_ab" in metrics:
         print(f"top1_ab {metrics['gt_top1_pixel_ab']:.4f} identity {metrics['gt_top1_pixel_identity_ab']:.4f}")
     else:
-        print(f"class_preservation {metrics.get('class_preservation_ab', float('nan')):.4f}")
+        name = "class_preservation_mean" if args.seeds else "class_preservation"
+        print(f"{name} {metrics.get('class_preservation_ab', float('nan')):.4f}")
     return 0
 
 
