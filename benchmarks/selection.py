@@ -123,7 +123,7 @@ def runs_table(points: dict[str, list[dict]]) -> str:
         kept = " · ".join(f"{m[f'class_preservation_{s}{t}'] / m[f'classifier_ceiling_{t}']:.2f}"
                           for s, t in (("a", "b"), ("b", "a")))
         lowest = min(p["scores"]["domain"]["collapse_spread_min"] for p in run_points)
-        lines.append(f"| `{Path(run).parent.name}` | {last['task']} | {int(last['checkpoint'][5:])} | {ab} "
+        lines.append(f"| `{Path(run).parent.name}/{Path(run).name}` | {last['task']} | {int(last['checkpoint'][5:])} | {ab} "
                      f"| {ba} | {kept} | {lowest:.3f} |")
     return "\n".join(lines) + "\n"
 
