@@ -4,8 +4,8 @@
     python benchmarks/quality.py --task emoji --model xgan           final line: top1_ab <value> identity <value>
         (tasks with known test counterparts: A->B retrieval of the true counterpart in pixel space, and the
         untranslated input's)
-    python benchmarks/quality.py --task emoji --model xgan --seeds 0 1 2
-        one run per train.seed, a column of figures each and their mean; the final line gives the mean
+    python benchmarks/quality.py --task emoji --model xgan [KEY=VALUE ...] --seeds 0 1 2
+        one run per train.seed (overrides go before --seeds, which takes every number after it), a column of figures each and their mean; the final line gives the mean
         (class_preservation_mean <value> on digits). A run whose directory holds this command's finished result
         (quality.json) is read back, not trained again, so seeds may be trained by separate calls in parallel.
     python benchmarks/quality.py --task digits --preset folders data.image_size=32
@@ -177,11 +177,13 @@ def main() -> int:
             results.append((name, result))
             print(json.dumps({"run": name, **result}), flush=True)
     final = mean_result([r for _, r in results]) if args.seeds else results[-1][1]
+    # the overrides before --seeds, whose list would otherwise swallow them
     command = (f"python benchmarks/quality.py --task {args.task} "
                f"{'--preset ' + args.preset if args.preset else '--model ' + args.model}"
+               f"{''.join(' ' + o for o in args.overrides)}"
                f"{' --ablation' if args.ablation else ''}{' --steps ' + str(args.steps) if args.steps else ''}"
-               f"{' --seeds ' + ' '.join(map(str, args.seeds)) if args.seeds else ''}"
-               f"{' --threads ' + str(args.threads) if args.threads else ''}{''.join(' ' + o for o in args.overrides)}")
+               f"{' --threads ' + str(args.threads) if args.threads else ''}"
+               f"{' --seeds ' + ' '.join(map(str, args.seeds)) if args.seeds else ''}")
     if args.seeds:
         text = seeds_summary(preset, command, args.seeds, [r for _, r in results])
     elif args.ablation:
