@@ -158,7 +158,7 @@ def main() -> int:
         for snapshot in sorted(checkpoint_root(run).glob("step_*")):
             point = done.get((str(run), snapshot.name))
             if point is None:
-                model, config, _ = load_trained(snapshot, device)
+                model, config, _ = load_trained(snapshot, device, training=True)  # the bound needs its losses
                 key = (config.data.task, config.data.image_size)
                 if key not in scorers:
                     scorers[key] = Scorer(config, device, args.bound_steps, args.count, args.inception)

@@ -116,24 +116,29 @@ def load_config_of(snapshot: Path, overrides: list[str] = ()) -> Config:
     return load_config(str(snapshot / CONFIG), overrides)
 
 
-def load_weights(model: torch.nn.Module, snapshot: Path) -> None:
-    """The snapshot's weights into `model`; refused if any of them holds NaN/inf (it would translate to black)."""
+def load_weights(model: torch.nn.Module, snapshot: Path, exact: bool = True) -> None:
+    """The snapshot's weights into `model`; refused if any of them holds NaN/inf (it would translate to black).
+    exact=False: the snapshot may hold more (a model built for inference has no discriminators), never less."""
     try:
-        load_model(model, str(snapshot / WEIGHTS), strict=True)
+        missing, _ = load_model(model, str(snapshot / WEIGHTS), strict=exact)
     except Exception as e:  # safetensors raises several types for truncated or mismatched files
         raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights ({e})") from None
+    if missing:
+        raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights (missing: {', '.join(sorted(missing))})")
     if (name := nonfinite_tensor(model)) is not None:
         raise CheckpointError(f"{snapshot / WEIGHTS}: tensor '{name}' holds NaN/inf; the checkpoint is unusable")
 
 
-def load_trained(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, Path]:
-    """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory."""
+def load_trained(path: str | Path, device: torch.device | str = "cpu",
+                 training: bool = False) -> tuple[torch.nn.Module, Config, Path]:
+    """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory; built for
+    translation only, or with training=True whole (discriminators, pools: what its losses need)."""
     from xgan.trainer import build_model
 
     snapshot = resolve_checkpoint(path)
     config = load_config_of(snapshot)
-    model = build_model(config, device, pretrained=False)  # the weights come next, from the snapshot
-    load_weights(model, snapshot)
+    model = build_model(config, device, training, pretrained=False)  # the weights come next, from the snapshot
+    load_weights(model, snapshot, exact=training)
     return model.eval(), config, snapshot
 
 

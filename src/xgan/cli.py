@@ -246,7 +246,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     trust_checkpoint_code(args)
     device = pick_device(args.device, option="--device")
     features = load_feature_space(args.features) if args.features else None  # a missing extra fails first
-    model, config, snapshot = load_trained(args.checkpoint, device)
+    # the GAN bound trains a rival with the model's own losses, which need the whole model
+    model, config, snapshot = load_trained(args.checkpoint, device, training=bool(args.gan_bound))
     task = load_task(config.data)
     evaluator = Evaluator(task, config.data.task, args.count, features, device)
     run_dir = snapshot.parent.parent
