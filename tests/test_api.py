@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import xgan
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.task import resize_uint8, to_model_range, to_uint8
 
 

@@ -3,7 +3,8 @@ import torch
 
 from conftest import random_task
 from xgan.checkpoint import CheckpointError, load_trained, load_weights, resolve_checkpoint, save_checkpoint
-from xgan.trainer import Trainer, build_model
+from xgan.models import build_model
+from xgan.trainer import Trainer
 
 
 def test_save_load_round_trip_keeps_weights_and_sharing(tiny_config):

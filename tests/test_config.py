@@ -62,7 +62,7 @@ def test_out_of_range_settings_are_refused_naming_the_key(override, message):
     ("cyclegan-digits", ["model.width=0"]),
 ])
 def test_a_width_of_zero_or_less_is_refused_instead_of_becoming_one_channel(preset, overrides):
-    from xgan.trainer import build_model
+    from xgan.models import build_model
 
     with pytest.raises(ValueError, match="model.width must be > 0"):
         build_model(load_config(preset, overrides))
@@ -85,7 +85,7 @@ def test_a_broken_or_hostile_yaml_file_is_a_config_error_naming_it(tmp_path, tex
 @pytest.mark.parametrize("preset", preset_names())
 def test_every_shipped_preset_loads_and_builds_its_model_at_its_size(preset):
     from xgan.models import teachers
-    from xgan.trainer import build_model
+    from xgan.models import build_model
 
     config = load_config(preset)
     assert config.model.name and config.data.image_size >= 8

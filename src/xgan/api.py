@@ -44,7 +44,7 @@ def load(path: str | Path, device: str = "auto") -> Translator:
     """The translator saved in a run directory (its latest checkpoint) or in one checkpoint directory.
     `device`: auto (CUDA, else MPS, else CPU) | cpu | cuda | cuda:1 | mps."""
     from xgan.checkpoint import load_trained
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
 
     model, config, snapshot = load_trained(path, pick_device(device, option="device"))
     return Translator(model, config, snapshot)
@@ -94,7 +94,7 @@ class Translator:
 
     def embedding_index(self, per_domain: int | None = None):
         """The test images of both domains with their embeddings, built on first use (the task's test splits)."""
-        from xgan.data import load_task
+        from xgan.data.registry import load_task
         from xgan.evaluation.neighbors import EmbeddingIndex
 
         if self._index is None:

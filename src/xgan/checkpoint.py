@@ -19,6 +19,7 @@ from safetensors.torch import load_model, save_model
 
 from xgan.config import Config, load_config, to_yaml
 from xgan.io import atomic_write_dir, atomic_write_text
+from xgan.models import build_model
 
 WEIGHTS, STATE, CONFIG, LATEST = "model.safetensors", "training_state.pt", "config.yaml", "latest"
 
@@ -128,8 +129,6 @@ def load_weights(model: torch.nn.Module, snapshot: Path) -> None:
 
 def load_trained(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, Path]:
     """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory."""
-    from xgan.trainer import build_model
-
     snapshot = resolve_checkpoint(path)
     config = load_config_of(snapshot)
     model = build_model(config, device, pretrained=False)  # the weights come next, from the snapshot

@@ -189,7 +189,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_trained
     from xgan.data.task import to_model_range, to_uint8
     from xgan.io import atomic_write
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
     from PIL import Image
 
     trust_checkpoint_code(args)
@@ -237,11 +237,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_state, load_trained
-    from xgan.data import load_task
+    from xgan.data.registry import load_task
     from xgan.evaluation.evaluate import Evaluator
     from xgan.evaluation.features import load_feature_space
     from xgan.evaluation.report import write_report
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
 
     trust_checkpoint_code(args)
     device = pick_device(args.device, option="--device")
@@ -268,11 +268,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_trained
-    from xgan.data import load_task
+    from xgan.data.registry import load_task
     from xgan.data.task import to_model_range
     from xgan.evaluation.neighbors import EmbeddingIndex, neighbors_grid
     from xgan.samples import save_image
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
 
     trust_checkpoint_code(args)
     device = pick_device(args.device, option="--device")
@@ -318,7 +318,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from xgan.data.digits import cache_dir
+    from xgan.cache import cache_dir
     from xgan.data.folders import LAYOUT, describe
 
     root = Path(args.path)

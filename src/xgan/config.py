@@ -15,6 +15,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from xgan.metric_names import higher_is_better
 from xgan.models import MODELS
 
 
@@ -123,7 +124,6 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
         if self.best_metric:
-            from xgan.evaluation.metrics import higher_is_better
             try:
                 higher_is_better(self.best_metric)
             except ValueError as e:
