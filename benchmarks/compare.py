@@ -27,7 +27,7 @@ from readme_block import publish
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
 from xgan.samples import labelled_grid
 from xgan.trainer import Trainer

@@ -31,7 +31,7 @@ from readme_block import replace_block
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
-from xgan.evaluation.classifier import predict
+from xgan.models.classifier import predict
 from xgan.evaluation.evaluate import Evaluator
 from xgan.io import atomic_write_text
 from xgan.trainer import Trainer

@@ -28,7 +28,7 @@ from readme_block import replace_block
 from scipy.stats import spearmanr
 
 from xgan.checkpoint import checkpoint_root, load_trained
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
 from xgan.evaluation.collapse import SPREAD_THRESHOLD
 from xgan.evaluation.evaluate import Evaluator

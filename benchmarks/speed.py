@@ -38,7 +38,8 @@ from readme_block import publish
 
 from xgan.config import load_config
 from xgan.data.task import ImageSet, Task
-from xgan.trainer import Trainer, pick_device
+from xgan.devices import pick_device
+from xgan.trainer import Trainer
 
 PRESETS = {  # model -> preset and overrides giving the reference architecture
     "xgan": ("faces2cartoon", []),

@@ -10,7 +10,7 @@ from xgan.checkpoint import resolve_checkpoint
 from xgan.config import ConfigError
 from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
-from xgan.trainer import NonFiniteLossError, RunDirError, StepBatches, Trainer, pick_device
+from xgan.trainer import NonFiniteLossError, RunDirError, StepBatches, Trainer
 
 
 def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
@@ -106,12 +106,6 @@ def test_fit_writes_config_samples_tensorboard_and_checkpoints(tiny_config):
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_00000002.png", "step_00000004.png"]
     assert any((run / "tensorboard").iterdir())
     assert (run / "config.yaml").read_text() == (final / "config.yaml").read_text()
-
-
-def test_auto_device_falls_back_to_cpu_and_explicit_devices_are_kept():
-    assert pick_device("cpu") == torch.device("cpu")
-    if not torch.cuda.is_available():
-        assert pick_device("auto").type in ("cpu", "mps")
 
 
 def test_evaluation_during_training_keeps_the_best_checkpoint_and_resume_remembers_it(tiny_config):

@@ -19,6 +19,7 @@ from safetensors.torch import load_model, save_model
 
 from xgan.config import Config, load_config, to_yaml
 from xgan.io import atomic_write_dir, atomic_write_text
+from xgan.models import build_model
 
 WEIGHTS, STATE, CONFIG, LATEST = "model.safetensors", "training_state.pt", "config.yaml", "latest"
 
@@ -133,8 +134,6 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu",
                  training: bool = False) -> tuple[torch.nn.Module, Config, Path]:
     """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory; built for
     translation only, or with training=True whole (discriminators, pools: what its losses need)."""
-    from xgan.trainer import build_model
-
     snapshot = resolve_checkpoint(path)
     config = load_config_of(snapshot)
     model = build_model(config, device, training, pretrained=False)  # the weights come next, from the snapshot

@@ -26,12 +26,13 @@ from tqdm import tqdm
 from xgan.checkpoint import (CheckpointError, checkpoint_root, clean_leftovers, load_state, load_weights,
                              resolve_checkpoint, save_checkpoint, save_snapshot, snapshot_step)
 from xgan.config import Config, to_yaml
-from xgan.data import ImageSet, Task, load_task
 from xgan.data.augment import crop_and_flip, resized
-from xgan.data.task import to_model_range
+from xgan.data.registry import load_task
+from xgan.data.task import ImageSet, Task, to_model_range
+from xgan.devices import pick_device
 from xgan.distributed import barrier, join, local_device, mean_over_ranks, wrap
 from xgan.io import atomic_write_text
-from xgan.models import MODELS, Batch, Losses, Phase, TranslationModel
+from xgan.models import Batch, Losses, Phase, TranslationModel, build_model
 from xgan.models.base import check_phases
 from xgan.samples import save_image, translation_grid
 
@@ -48,35 +49,6 @@ class RunDirError(ValueError):
 
 
 RUN_OUTPUTS = ("checkpoints", "config.yaml", "tensorboard", "samples")  # what makes a directory a run's
-
-
-def pick_device(spec: str = "auto", option: str = "train.device") -> torch.device:
-    if spec != "auto":
-        try:
-            device = torch.device(spec)
-        except RuntimeError:
-            raise ValueError(f"{option}={spec!r} is not a device (auto, cpu, cuda, cuda:N, mps)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"{option}={spec}, but CUDA is not available here (torch {torch.__version__}); "
-                             f"use {option}=auto or cpu")
-        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"{option}={spec}, but this machine has {torch.cuda.device_count()} CUDA device(s)")
-        if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ValueError(f"{option}=mps, but MPS is not available here; use {option}=auto or cpu")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def build_model(config: Config, device: torch.device | str = "cpu", training: bool = True,
-                pretrained: bool = True) -> TranslationModel:
-    """training=False: only what translation needs; pretrained=False: for loading a checkpoint, frozen extractors
-    as architecture only (no training, no files)."""
-    return MODELS[config.model.name](config.model, config.data.image_size, training=training,
-                                     pretrained=pretrained).to(device)
 
 
 def make_optimizer(params: list[torch.nn.Parameter], lr: float, betas: tuple[float, float],
@@ -406,7 +378,7 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """xgan eval's metrics on a fixed test subset, logged under eval/; keeps checkpoints/best up to date."""
         from xgan.evaluation.evaluate import Evaluator
-        from xgan.evaluation.metrics import higher_is_better
+        from xgan.metric_names import higher_is_better
 
         cfg = self.config.train
         if self._evaluator is None:  # built on first use: it may train (and cache) the judging classifiers

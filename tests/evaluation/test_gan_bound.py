@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from toys import pattern_set
+from conftest import pattern_set
 from xgan.data.task import to_model_range
 from xgan.evaluation.gan_bound import gan_bound
 from xgan.models.base import Phase, TranslationModel
@@ -63,7 +63,7 @@ def test_the_model_under_test_is_left_as_it_was():
 
 
 def test_an_xgan_gets_a_bound_in_both_directions(tiny_config):
-    from xgan.trainer import build_model
+    from xgan.models import build_model
     model = build_model(tiny_config("model.weights.gan=0.1"))
     train, test = sets()
     bound = gan_bound(model, train, test, steps=2, batch_size=8)

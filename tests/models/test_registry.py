@@ -14,7 +14,7 @@ from xgan.checkpoint import load_trained
 from xgan.cli import main
 from xgan.config import load_config
 from xgan.models import MODELS
-from xgan.trainer import build_model
+from xgan.models import build_model
 
 # generic size knobs, set where a model's config has them, so that every model trains in seconds
 SMALL = {"width": "0.125", "embedding_dim": "32", "residual_blocks": "1"}
