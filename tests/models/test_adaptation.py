@@ -8,29 +8,7 @@ from xgan.config import load_config
 from xgan.models.adaptation import AdaptationConfig
 from xgan.models.base import Batch
 from xgan.models.deform import deform
-from xgan.models.xgan import XGAN, XGANConfig
-
-SIZE = 16
-
-
-def tiny(adaptation: dict | None = None, **kwargs) -> XGAN:
-    torch.manual_seed(0)
-    return XGAN(XGANConfig(width=0.25, embedding_dim=16, adaptation=AdaptationConfig(**(adaptation or {})), **kwargs),
-                SIZE)
-
-
-def batch(seed: int, n: int = 4) -> torch.Tensor:
-    return torch.rand(n, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-
-
-class Invertible(XGAN):
-    """Encoders flatten and decoders unflatten: exact inverses, so d(e(x)) = x and e2(d2(e1(x))) = e1(x)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(XGANConfig(embedding_dim=3 * SIZE * SIZE, width=0.125, **kwargs), SIZE)
-        self.e1, self.e2 = nn.Flatten(), nn.Flatten()
-        self.d1, self.d2 = (nn.Sequential(nn.Unflatten(1, (3, SIZE, SIZE))) for _ in range(2))
-        self.decoders_share = 0
+from xgan_toys import Invertible, batch, tiny  # noqa: I001
 
 
 def test_invariance_loss_measures_how_much_negating_the_source_changes_its_translation():

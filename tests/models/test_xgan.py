@@ -7,18 +7,7 @@ from torch import nn
 from xgan.config import load_config
 from xgan.models.base import Batch
 from xgan.models.xgan import XGAN, XGANConfig, XGANWeights
-
-SIZE = 16
-
-
-def tiny(**kwargs) -> XGAN:
-    torch.manual_seed(0)
-    weights = XGANWeights(**kwargs.pop("weights", {}))
-    return XGAN(XGANConfig(width=0.25, embedding_dim=16, weights=weights, **kwargs), SIZE)
-
-
-def batch(seed: int, n: int = 4) -> torch.Tensor:
-    return torch.rand(n, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+from xgan_toys import SIZE, Invertible, batch, tiny  # noqa: I001
 
 
 def test_seed_layer_table_at_64_px():
@@ -85,16 +74,6 @@ def test_shared_parameters_are_one_object_and_optimised_once():
     assert model.e1[-1].weight is model.e2[-1].weight
     params = model.phases()[0].parameters
     assert len(params) == len({id(p) for p in params})
-
-
-class Invertible(XGAN):
-    """Encoders flatten and decoders unflatten: exact inverses, so d(e(x)) = x and e2(d2(e1(x))) = e1(x)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(XGANConfig(embedding_dim=3 * SIZE * SIZE, width=0.125, **kwargs), SIZE)
-        self.e1, self.e2 = nn.Flatten(), nn.Flatten()
-        self.d1, self.d2 = (nn.Sequential(nn.Unflatten(1, (3, SIZE, SIZE))) for _ in range(2))
-        self.decoders_share = 0
 
 
 @pytest.mark.parametrize("distance", ["l1", "l2", "cosine"])
