@@ -27,7 +27,7 @@ from readme_block import publish
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
 from xgan.samples import labelled_grid
 from xgan.trainer import Trainer
@@ -43,10 +43,10 @@ def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] 
                                            *overrides]))
     batches = [trainer.batch(s) for s in range(CALIBRATION_STEPS + 2)]
     for batch in batches[:2]:
-        trainer.train_step(*batch)
+        trainer.train_step(batch)
     start = time.process_time()
     for batch in batches[2:]:
-        trainer.train_step(*batch)
+        trainer.train_step(batch)
     return (time.process_time() - start) / CALIBRATION_STEPS
 
 

@@ -16,7 +16,7 @@ import time
 import torch
 
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
 from xgan.evaluation.features import load_feature_space
 from xgan.evaluation.metrics import fid, kid

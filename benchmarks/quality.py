@@ -31,7 +31,7 @@ from readme_block import replace_block
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
-from xgan.evaluation.classifier import predict
+from xgan.models.classifier import predict
 from xgan.evaluation.evaluate import Evaluator
 from xgan.io import atomic_write_text
 from xgan.trainer import Trainer
@@ -41,15 +41,15 @@ RESULTS = Path(__file__).parent / "results"
 # last row is the shipped preset itself.
 ADDED_TERMS = [
     ("rec only", []),
-    ("+ DANN", ["dann"]),
-    ("+ semantic", ["semantic"]),
-    ("+ GAN", ["gan"]),
-    ("+ teacher", ["teacher"]),
+    ("+ DANN", ["weights.dann"]),
+    ("+ semantic", ["weights.semantic"]),
+    ("+ GAN", ["weights.gan"]),
+    ("+ teacher", ["weights.teacher"]),
     # the information-maximisation terms go with the tower, which they need (the config refuses them without it)
-    ("+ task tower", ["task_tower", "target_entropy", "target_diversity"]),
-    ("+ pseudo-labels (preset)", ["target_pseudo_label"]),
+    ("+ task tower", ["adaptation.task_tower", "adaptation.target_entropy", "adaptation.target_diversity"]),
+    ("+ pseudo-labels (preset)", ["adaptation.target_pseudo_label"]),
 ]
-ABLATION = [(name, [f"model.weights.{term}=0" for _, later in ADDED_TERMS[i + 1:] for term in later])
+ABLATION = [(name, [f"model.{term}=0" for _, later in ADDED_TERMS[i + 1:] for term in later])
             for i, (name, _) in enumerate(ADDED_TERMS)]
 
 

@@ -28,7 +28,7 @@ from readme_block import replace_block
 from scipy.stats import spearmanr
 
 from xgan.checkpoint import checkpoint_root, load_trained
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
 from xgan.evaluation.collapse import SPREAD_THRESHOLD
 from xgan.evaluation.evaluate import Evaluator
@@ -158,7 +158,7 @@ def main() -> int:
         for snapshot in sorted(checkpoint_root(run).glob("step_*")):
             point = done.get((str(run), snapshot.name))
             if point is None:
-                model, config, _ = load_trained(snapshot, device)
+                model, config, _ = load_trained(snapshot, device, training=True)  # the bound needs its losses
                 key = (config.data.task, config.data.image_size)
                 if key not in scorers:
                     scorers[key] = Scorer(config, device, args.bound_steps, args.count, args.inception)

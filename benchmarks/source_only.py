@@ -19,9 +19,10 @@ import torch.nn.functional as F
 
 from readme_block import publish
 from xgan.config import load_config
-from xgan.data import Task, load_task
+from xgan.data import Task
+from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
-from xgan.evaluation.classifier import LeNet, predict
+from xgan.models.classifier import LeNet, predict
 from xgan.models.deform import deform
 
 INPUTS = {  # what the classifier trains on

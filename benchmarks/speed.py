@@ -38,7 +38,8 @@ from readme_block import publish
 
 from xgan.config import load_config
 from xgan.data.task import ImageSet, Task
-from xgan.trainer import Trainer, pick_device
+from xgan.devices import pick_device
+from xgan.trainer import Trainer
 
 PRESETS = {  # model -> preset and overrides giving the reference architecture
     "xgan": ("faces2cartoon", []),
@@ -116,7 +117,7 @@ def measure(model_name: str, size: int, batch: int, variant: str, device_spec: s
     counter = iter(range(10 ** 9))
 
     def train_step() -> None:
-        trainer.train_step(*batches[next(counter) % 2])
+        trainer.train_step(batches[next(counter) % 2])
 
     step_s = median_seconds(train_step, device, warmup=3, repeats=steps, budget_s=budget_s)
     from torch.utils.flop_counter import FlopCounterMode
@@ -124,7 +125,7 @@ def measure(model_name: str, size: int, batch: int, variant: str, device_spec: s
         train_step()
     model = trainer.model.eval()
     direction = model.directions[-1]
-    one, many = batches[0][0][:1], batches[0][0]
+    one, many = batches[0].a[:1], batches[0].a
     with torch.inference_mode():
         latency_s = median_seconds(lambda: model.translate(one, to=direction), device, warmup=5, repeats=50, budget_s=5)
         batch_s = median_seconds(lambda: model.translate(many, to=direction), device, warmup=2, repeats=10, budget_s=5)

@@ -9,7 +9,7 @@ import torch
 
 from xgan.checkpoint import save_checkpoint
 from xgan.config import load_config
-from xgan.trainer import build_model
+from xgan.models import build_model
 
 
 def untrained_run(preset: str, overrides: list[str], run_dir: Path) -> Path:

@@ -40,6 +40,17 @@ def random_task(size: int = 16, count: int = 32, seed: int = 0) -> Task:
     return Task(images(), images(), images(), images())
 
 
+def pattern_set(count: int, seed: int, size: int = 16) -> ImageSet:
+    """Class k is a bright 4x4 block at the k-th position of a 4x4 layout, over mild noise: trivially learnable."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % 10
+    images = torch.randint(0, 60, (count, 3, size, size), generator=g, dtype=torch.uint8)
+    for i, k in enumerate(labels.tolist()):
+        row, col = divmod(k, 4)
+        images[i, :, row * 4:row * 4 + 4, col * 4:col * 4 + 4] = 230
+    return ImageSet(images, labels)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A run directory holding a tiny digits XGAN trained for 4 steps; tests must not modify it."""

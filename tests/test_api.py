@@ -7,8 +7,9 @@ import torch
 from PIL import Image
 
 import xgan
-from xgan.data import load_task
-from xgan.data.task import resize_uint8, to_model_range, to_uint8
+from xgan.data.registry import load_task
+from xgan.data.images import model_input, resize_image
+from xgan.data.task import to_model_range, to_uint8
 
 
 @pytest.fixture(scope="module")
@@ -16,10 +17,10 @@ def translator(tiny_run):
     return xgan.load(tiny_run, device="cpu")
 
 
-def reference(translator, uint8_batch: torch.Tensor, to: str) -> torch.Tensor:
-    """What the model itself gives for a uint8 (N, 3, H, W) batch, as uint8 at the model's size."""
+def reference(translator, images: np.ndarray, to: str) -> torch.Tensor:
+    """What the model itself gives for uint8 (N, H, W, 3) images, as uint8 at the model's size."""
     with torch.no_grad():
-        x = to_model_range(resize_uint8(uint8_batch, translator.image_size))
+        x = model_input([resize_image(Image.fromarray(image), translator.image_size) for image in images])
         return to_uint8(translator.model.translate(x, to=to))
 
 
@@ -27,7 +28,7 @@ def test_numpy_batch_at_model_size_equals_the_model_output(translator):
     images = np.random.default_rng(0).integers(0, 256, (3, 40, 24, 3), dtype=np.uint8)
     out = translator.translate(images, to="b", size="model")
     assert out.shape == (3, 16, 16, 3) and out.dtype == np.uint8
-    expected = reference(translator, torch.from_numpy(images).permute(0, 3, 1, 2), "b")
+    expected = reference(translator, images, "b")
     np.testing.assert_array_equal(out, expected.permute(0, 2, 3, 1).numpy())
 
 

@@ -1,5 +1,8 @@
+from dataclasses import asdict
+
 import pytest
 
+from xgan import config as config_module
 from xgan.config import ConfigError, TrainConfig, load_config, preset_names, to_yaml
 
 
@@ -62,7 +65,7 @@ def test_out_of_range_settings_are_refused_naming_the_key(override, message):
     ("cyclegan-digits", ["model.width=0"]),
 ])
 def test_a_width_of_zero_or_less_is_refused_instead_of_becoming_one_channel(preset, overrides):
-    from xgan.trainer import build_model
+    from xgan.models import build_model
 
     with pytest.raises(ValueError, match="model.width must be > 0"):
         build_model(load_config(preset, overrides))
@@ -84,8 +87,7 @@ def test_a_broken_or_hostile_yaml_file_is_a_config_error_naming_it(tmp_path, tex
 
 @pytest.mark.parametrize("preset", preset_names())
 def test_every_shipped_preset_loads_and_builds_its_model_at_its_size(preset):
-    from xgan.models import teachers
-    from xgan.trainer import build_model
+    from xgan.models import build_model, teachers
 
     config = load_config(preset)
     assert config.model.name and config.data.image_size >= 8
@@ -93,3 +95,38 @@ def test_every_shipped_preset_loads_and_builds_its_model_at_its_size(preset):
         spec = getattr(config.model, option, "")
         assert not spec or spec in teachers.BUILTIN, (option, spec)
     build_model(config, pretrained=False)  # the architecture, without training any teacher
+
+
+def test_a_config_inherits_its_base_presets_keys_and_overrides_some(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("base: digits\nrun_dir: runs/mine\ntrain:\n  steps: 77\nmodel:\n  weights:\n    gan: 0.5\n")
+    config = load_config(str(mine))
+    assert config == load_config("digits", ["run_dir=runs/mine", "train.steps=77", "model.weights.gan=0.5"])
+    saved = tmp_path / "saved.yaml"
+    saved.write_text(to_yaml(config))  # what a run and its checkpoints keep: complete, no base to look up
+    assert "base" not in saved.read_text() and load_config(str(saved)) == config
+
+
+def test_shipped_presets_that_inherit_differ_from_their_base_in_what_they_say():
+    digits, svhn = asdict(load_config("digits")), asdict(load_config("svhn2mnist"))
+    assert svhn["model"] == digits["model"] and svhn["train"]["lr"] == digits["train"]["lr"]
+    assert (svhn["data"]["task"], svhn["train"]["steps"]) == ("svhn2mnist", 5000)
+    fixed, finetuned = asdict(load_config("dtn-digits")), asdict(load_config("dtn-finetuned-digits"))
+    assert finetuned["model"] == {**fixed["model"], "finetune_encoder": True} and not fixed["model"]["finetune_encoder"]
+    assert {**finetuned, "run_dir": "", "model": None} == {**fixed, "run_dir": "", "model": None}
+
+
+def test_a_circle_of_bases_and_an_unknown_base_are_refused_naming_the_file(tmp_path, monkeypatch):
+    (tmp_path / "a.yaml").write_text("base: b\n")
+    (tmp_path / "b.yaml").write_text("base: a\n")
+    (tmp_path / "c.yaml").write_text("base: no-such-preset\n")
+    monkeypatch.setattr(config_module, "PRESET_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="b: presets inherit in a circle: a -> b -> a"):
+        load_config("a")
+    with pytest.raises(ConfigError, match="c: base 'no-such-preset' is not a preset"):
+        load_config("c")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(f"base: {tmp_path / 'a.yaml'}\n")  # a base names a preset, never a file to read
+    with pytest.raises(ConfigError, match="mine.yaml: base .* is not a preset"):
+        load_config(str(mine))
+

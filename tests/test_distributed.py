@@ -43,7 +43,7 @@ def launch(job, *args) -> None:
 
 def one_step_gradients(rank: int, run_dir, out) -> None:
     trainer = Trainer(config(run_dir))
-    trainer.train_step(*trainer.batch(0))
+    trainer.train_step(trainer.batch(0))
     grads = {name: p.grad for name, p in trainer.model.named_parameters() if p.grad is not None}
     torch.save(grads, f"{out}/rank{rank}.pt")
 
@@ -52,7 +52,7 @@ def test_two_processes_compute_the_gradients_of_one_process_on_the_whole_batch(t
     launch(one_step_gradients, tmp_path / "ddp", tmp_path)
     single = Trainer(config(tmp_path / "single"))
     assert single.world.size == 1
-    single.train_step(*single.batch(0))
+    single.train_step(single.batch(0))
     expected = {name: p.grad for name, p in single.model.named_parameters() if p.grad is not None}
     for rank in range(WORLD):
         got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
@@ -92,8 +92,8 @@ def poisoned_on_rank_1(rank: int, run_dir, out) -> None:
     trainer = Trainer(config(run_dir, "train.steps=3", "train.on_nonfinite=skip"))
     original = trainer.model.losses
 
-    def losses(phase, a, b, labels_a=None):
-        terms = original(phase, a, b, labels_a)
+    def losses(phase, batch):
+        terms = original(phase, batch)
         if rank == 1 and phase == "autoencoder" and trainer.step == 1:
             weight, value = terms["rec"]
             terms["rec"] = (weight, value * float("inf"))

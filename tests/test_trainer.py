@@ -10,12 +10,13 @@ from xgan.checkpoint import resolve_checkpoint
 from xgan.config import ConfigError
 from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
-from xgan.trainer import NonFiniteLossError, RunDirError, StepBatches, Trainer, pick_device
+from xgan.trainer import NonFiniteLossError, RunDirError, StepBatches, Trainer
 
 
 def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
     trainer = Trainer(tiny_config(), task=random_task())
-    a, b, labels_a = trainer.batch(0)
+    batch = trainer.batch(0)
+    a, b = batch.a, batch.b
 
     def reconstruction() -> float:
         with torch.no_grad():
@@ -23,7 +24,7 @@ def test_one_step_on_a_fixed_batch_lowers_the_reconstruction_loss(tiny_config):
             return float(F.mse_loss(m.reconstruct(a, "a"), a) + F.mse_loss(m.reconstruct(b, "b"), b))
 
     before = reconstruction()
-    trainer.train_step(a, b, labels_a)
+    trainer.train_step(batch)
     assert reconstruction() < before
 
 
@@ -40,7 +41,7 @@ def test_batches_depend_only_on_seed_and_step_and_cover_each_epoch():
 def losses_per_step(trainer: Trainer, steps: int) -> list[dict[str, float]]:
     out = []
     while trainer.step < steps:
-        out.append({k: float(v) for k, v in trainer.train_step(*trainer.batch(trainer.step)).items()})
+        out.append({k: float(v) for k, v in trainer.train_step(trainer.batch(trainer.step)).items()})
         trainer.step += 1
     return out
 
@@ -62,8 +63,8 @@ def test_resume_continues_exactly(tiny_config, tmp_path):
 def poison_at(trainer: Trainer, step: int, term: str = "semantic") -> None:
     original = trainer.model.losses
 
-    def losses(phase, a, b, labels_a=None):
-        out = original(phase, a, b, labels_a)
+    def losses(phase, batch):
+        out = original(phase, batch)
         if phase == "autoencoder" and trainer.step + 1 == step:
             weight, value = out[term]
             out[term] = (weight, value * float("nan"))
@@ -89,7 +90,7 @@ def test_skip_mode_skips_the_poisoned_update_and_goes_on(tiny_config):
     poison_at(trainer, step=2)
     before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
     trainer.step = 1
-    logged = trainer.train_step(*trainer.batch(1))
+    logged = trainer.train_step(trainer.batch(1))
     assert logged == {} and trainer.skipped_steps == 1
     assert all(torch.equal(before[k], v) for k, v in trainer.model.named_parameters())  # no update applied
     trainer.fit()
@@ -105,12 +106,6 @@ def test_fit_writes_config_samples_tensorboard_and_checkpoints(tiny_config):
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_00000002.png", "step_00000004.png"]
     assert any((run / "tensorboard").iterdir())
     assert (run / "config.yaml").read_text() == (final / "config.yaml").read_text()
-
-
-def test_auto_device_falls_back_to_cpu_and_explicit_devices_are_kept():
-    assert pick_device("cpu") == torch.device("cpu")
-    if not torch.cuda.is_available():
-        assert pick_device("auto").type in ("cpu", "mps")
 
 
 def test_evaluation_during_training_keeps_the_best_checkpoint_and_resume_remembers_it(tiny_config):
@@ -149,8 +144,8 @@ def test_learning_rates_decay_linearly_to_zero_over_the_last_steps(tiny_config):
     seen = []
     original = trainer.train_step
 
-    def spy(a, b, labels_a):
-        logged = original(a, b, labels_a)
+    def spy(batch):
+        logged = original(batch)
         seen.append(trainer.optimizers["autoencoder"].param_groups[0]["lr"])
         return logged
 
@@ -216,30 +211,30 @@ def test_compiled_networks_train_like_eager_ones(tiny_config):
 
 def test_a_task_tower_trains_on_the_labels_of_exactly_the_source_images_of_each_step(tiny_config):
     task = random_task()
-    trainer = Trainer(tiny_config("model.weights.task_tower=1"), task=task)
+    trainer = Trainer(tiny_config("model.adaptation.task_tower=1"), task=task)
     seen = []
     original = trainer.model.losses
 
-    def spy(phase, a, b, labels_a=None):
-        seen.append((a, labels_a))
-        return original(phase, a, b, labels_a)
+    def spy(phase, batch):
+        seen.append((batch.a, batch.labels_a))
+        return original(phase, batch)
 
     trainer.model.losses = spy
     for step in range(3):
-        trainer.train_step(*trainer.batch(step))
+        trainer.train_step(trainer.batch(step))
     for a, labels in seen:
         rows = [int((to_model_range(task.train_a.images) == image).flatten(1).all(1).nonzero()) for image in a]
         assert torch.equal(labels, task.train_a.labels[rows])
-    assert Trainer(tiny_config("model.weights.task_tower=0", "model.weights.target_pseudo_label=0"), task=task).batch(0)[2] is None  # no tower, no labels
+    assert Trainer(tiny_config("model.adaptation.task_tower=0", "model.adaptation.target_pseudo_label=0"), task=task).batch(0).labels_a is None  # no tower, no labels
 
 
 def test_a_task_tower_on_a_task_without_source_labels_is_a_clear_error(tiny_config):
     task = random_task()
     unlabelled = Task(ImageSet(task.train_a.images), task.train_b, task.test_a, task.test_b)
     with pytest.raises(ValueError, match="has none"):
-        Trainer(tiny_config("model.weights.task_tower=1"), task=unlabelled)
+        Trainer(tiny_config("model.adaptation.task_tower=1"), task=unlabelled)
     with pytest.raises(ValueError, match="outside the model's 4 classes"):
-        Trainer(tiny_config("model.weights.task_tower=1", "model.task_classes=4"), task=task)
+        Trainer(tiny_config("model.adaptation.task_tower=1", "model.adaptation.task_classes=4"), task=task)
 
 
 # -- the run directory belongs to one run ---------------------------------------------------------------------
@@ -319,8 +314,8 @@ def test_leftovers_of_a_kill_mid_save_are_cleaned_at_the_next_start(tiny_config)
 def poison_always(trainer: Trainer) -> None:
     original = trainer.model.losses
 
-    def losses(phase, a, b, labels_a=None):
-        return {name: (weight, value * float("nan")) for name, (weight, value) in original(phase, a, b, labels_a).items()}
+    def losses(phase, batch):
+        return {name: (weight, value * float("nan")) for name, (weight, value) in original(phase, batch).items()}
 
     trainer.model.losses = losses
 

@@ -4,7 +4,8 @@
     translator = xgan.load("runs/digits")                  # a run directory or a checkpoint directory
     handwritten = translator.translate(Image.open("7.png"), to="b")
 
-Inputs, one image or a batch, in any size (resized to the model's size as training data was):
+Inputs, one image or a batch, in any size (resized to the model's size as training folders are, by
+xgan.data.images.resize_image, and back to the input's size by the same function):
   * PIL images (any mode; transparency composited on white), or a list of them (sizes may differ);
   * NumPy uint8 arrays: (H, W) grayscale, (H, W, C) one image, (N, H, W, C) a batch; C is 1, 3 or 4;
   * torch tensors with values in [0, 1] (or uint8): (C, H, W) one image, (N, C, H, W) a batch.
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
 from PIL import Image
 
-from xgan.data.images import to_rgb
-from xgan.data.task import resize_uint8, to_model_range, to_uint8
+from xgan.data.images import model_input, resize_image, to_rgb
+from xgan.data.task import to_uint8
 from xgan.models.base import TranslationModel, other
 from xgan.samples import to_pil
 
@@ -44,7 +45,7 @@ def load(path: str | Path, device: str = "auto") -> Translator:
     """The translator saved in a run directory (its latest checkpoint) or in one checkpoint directory.
     `device`: auto (CUDA, else MPS, else CPU) | cpu | cuda | cuda:1 | mps."""
     from xgan.checkpoint import load_trained
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
 
     model, config, snapshot = load_trained(path, pick_device(device, option="device"))
     return Translator(model, config, snapshot)
@@ -67,20 +68,23 @@ class Translator:
             raise ValueError(f"this {self.config.model.name} model translates only into {self.model.directions}")
         if size not in ("input", "model"):
             raise ValueError(f"size must be 'input' or 'model', not {size!r}")
-        batch, restore = as_batch(images)
-        x = to_model_range(resize_uint8(batch, self.image_size)).to(self.device)
-        y = to_uint8(self.model.translate(x, to=to)).cpu()
+        pictures, restore = as_pictures(images)
+        y = to_uint8(self.model.translate(self.model_input(pictures), to=to)).cpu()
         return restore(y, size == "input")
 
     @torch.no_grad()
     def embed(self, images: ImageLike, domain: str = "a") -> torch.Tensor:
         """(N, D) shared embeddings, on the CPU, of images of `domain`."""
         other(domain)
-        batch, _ = as_batch(images)
-        z = self.model.encode(to_model_range(resize_uint8(batch, self.image_size)).to(self.device), domain)
+        pictures, _ = as_pictures(images)
+        z = self.model.encode(self.model_input(pictures), domain)
         if z is None:
             raise ValueError(f"model '{self.config.model.name}' has no shared embedding")
         return z.cpu()
+
+    def model_input(self, pictures: list[Image.Image]) -> torch.Tensor:
+        """RGB pictures as the model's input batch, on its device, resized as training folders are."""
+        return model_input([resize_image(picture, self.image_size) for picture in pictures]).to(self.device)
 
     def neighbors(self, image: ImageLike, domain: str = "a", k: int = 8) -> list[Neighbor]:
         """The k test images of both domains nearest to one query image of `domain`, nearest first."""
@@ -94,7 +98,7 @@ class Translator:
 
     def embedding_index(self, per_domain: int | None = None):
         """The test images of both domains with their embeddings, built on first use (the task's test splits)."""
-        from xgan.data import load_task
+        from xgan.data.registry import load_task
         from xgan.evaluation.neighbors import EmbeddingIndex
 
         if self._index is None:
@@ -104,36 +108,39 @@ class Translator:
         return self._index
 
 
-def as_batch(images: ImageLike):
-    """(uint8 (N, 3, H, W) tensor, restore) where restore(uint8 output batch, to_input_size) gives the outputs
-    back in the input's kind and layout."""
+Restore = Callable[[torch.Tensor, bool], ImageLike]
+
+
+def as_pictures(images: ImageLike) -> tuple[list[Image.Image], Restore]:
+    """(RGB PIL images, restore) where restore(uint8 output batch, to_input_size) gives the outputs back in the
+    input's kind and layout. Every kind becomes PIL images, so arrays and tensors are converted (alpha composited on
+    white, grey expanded) exactly as files are."""
     if isinstance(images, Image.Image):
-        batch, restore_many = as_batch([images])
-        return batch, lambda y, at_input: restore_many(y, at_input)[0]
+        pictures, restore_many = as_pictures([images])
+        return pictures, lambda y, at_input: restore_many(y, at_input)[0]
     if isinstance(images, (list, tuple)) and images and all(isinstance(i, Image.Image) for i in images):
-        return pil_batch(list(images))
+        return pil_pictures(list(images))
     if isinstance(images, np.ndarray):
-        return numpy_batch(images)
+        return numpy_pictures(images)
     if isinstance(images, torch.Tensor):
-        return tensor_batch(images)
+        return tensor_pictures(images)
     raise TypeError(f"expected PIL images, a NumPy array or a torch tensor, not {type(images).__name__}")
 
 
-def pil_batch(images: list[Image.Image]):
-    sizes = [image.size for image in images]
-    common = max(sizes)  # decoded at one size to stack them; the model's resize comes next anyway
-    arrays = [np.asarray(to_rgb(image).resize(common, Image.BICUBIC) if image.size != common else to_rgb(image))
-              for image in images]
-    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+def outputs_at(y: torch.Tensor, sizes: list[tuple[int, int]] | None) -> list[np.ndarray]:
+    """uint8 (N, 3, H, W) outputs as (H, W, 3) arrays, each at its (width, height) in `sizes` unless None."""
+    out = list(y.permute(0, 2, 3, 1).numpy())
+    return out if sizes is None else [resize_image(Image.fromarray(o), size) for o, size in zip(out, sizes)]
 
+
+def pil_pictures(images: list[Image.Image]) -> tuple[list[Image.Image], Restore]:
     def restore(y: torch.Tensor, at_input: bool) -> list[Image.Image]:
-        out = [Image.fromarray(pixels) for pixels in y.permute(0, 2, 3, 1).numpy()]
-        return [o.resize(size, Image.BICUBIC) if at_input and o.size != size else o for o, size in zip(out, sizes)]
+        return [Image.fromarray(o) for o in outputs_at(y, [image.size for image in images] if at_input else None)]
 
-    return batch, restore
+    return [to_rgb(image) for image in images], restore
 
 
-def numpy_batch(array: np.ndarray):
+def numpy_pictures(array: np.ndarray) -> tuple[list[Image.Image], Restore]:
     if array.dtype != np.uint8:
         raise TypeError(f"NumPy images must be uint8 in [0, 255], not {array.dtype}")
     shape = array.shape
@@ -143,19 +150,16 @@ def numpy_batch(array: np.ndarray):
         batch = array[None] if array.ndim == 3 else array
     else:
         raise ValueError(f"NumPy images must be (H, W), (H, W, C) or (N, H, W, C) with C in 1, 3, 4; got {shape}")
-    batch = torch.from_numpy(np.array(batch)).permute(0, 3, 1, 2)  # a copy: arrays may be read-only
-    batch = rgb_channels(batch)
+    height, width = batch.shape[1:3]
 
     def restore(y: torch.Tensor, at_input: bool) -> np.ndarray:
-        if at_input:
-            y = resize_uint8(y, shape[:2] if array.ndim in (2, 3) else shape[1:3])
-        out = y.permute(0, 2, 3, 1).numpy()
+        out = np.stack(outputs_at(y, [(width, height)] * len(y) if at_input else None))
         return out if array.ndim == 4 else out[0]
 
-    return batch, restore
+    return [to_rgb(Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)) for image in batch], restore
 
 
-def tensor_batch(tensor: torch.Tensor):
+def tensor_pictures(tensor: torch.Tensor) -> tuple[list[Image.Image], Restore]:
     if tensor.ndim not in (3, 4) or tensor.shape[-3] not in (1, 3, 4):
         raise ValueError(f"tensor images must be (C, H, W) or (N, C, H, W) with C in 1, 3, 4; got {tuple(tensor.shape)}")
     batch = tensor[None] if tensor.ndim == 3 else tensor
@@ -163,15 +167,16 @@ def tensor_batch(tensor: torch.Tensor):
         check_unit_range(batch)
     else:
         batch = batch.float().div(255)
-    batch = rgb_channels(batch.detach().cpu().mul(255).round().to(torch.uint8))
+    pixels = batch.detach().cpu().mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    pictures, _ = numpy_pictures(pixels)
 
     def restore(y: torch.Tensor, at_input: bool) -> torch.Tensor:
-        if at_input:
-            y = resize_uint8(y, tuple(tensor.shape[-2:]))
-        out = y.float().div(255).to(tensor.device)
+        sizes = [(tensor.shape[-1], tensor.shape[-2])] * len(y) if at_input else None
+        out = torch.from_numpy(np.stack(outputs_at(y, sizes)))
+        out = out.permute(0, 3, 1, 2).float().div(255).to(tensor.device)
         return out if tensor.ndim == 4 else out[0]
 
-    return batch, restore
+    return pictures, restore
 
 
 def check_unit_range(batch: torch.Tensor) -> None:
@@ -184,13 +189,3 @@ def check_unit_range(batch: torch.Tensor) -> None:
     low, high = batch.min().item(), batch.max().item()
     if low < 0 or high > 1:
         raise ValueError(f"tensor images must be in [0, 1]; got min {low:.4g}, max {high:.4g}")
-
-
-def rgb_channels(batch: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) uint8 with C in 1, 3, 4 -> 3 channels; alpha composited on white, as for files."""
-    if batch.shape[1] == 1:
-        return batch.expand(-1, 3, -1, -1).contiguous()
-    if batch.shape[1] == 4:
-        alpha = batch[:, 3:].float() / 255
-        return (batch[:, :3].float() * alpha + 255 * (1 - alpha)).round().to(torch.uint8)
-    return batch.contiguous()

@@ -19,6 +19,7 @@ from safetensors.torch import load_model, save_model
 
 from xgan.config import Config, load_config, to_yaml
 from xgan.io import atomic_write_dir, atomic_write_text
+from xgan.models import build_model
 
 WEIGHTS, STATE, CONFIG, LATEST = "model.safetensors", "training_state.pt", "config.yaml", "latest"
 
@@ -116,24 +117,27 @@ def load_config_of(snapshot: Path, overrides: list[str] = ()) -> Config:
     return load_config(str(snapshot / CONFIG), overrides)
 
 
-def load_weights(model: torch.nn.Module, snapshot: Path) -> None:
-    """The snapshot's weights into `model`; refused if any of them holds NaN/inf (it would translate to black)."""
+def load_weights(model: torch.nn.Module, snapshot: Path, exact: bool = True) -> None:
+    """The snapshot's weights into `model`; refused if any of them holds NaN/inf (it would translate to black).
+    exact=False: the snapshot may hold more (a model built for inference has no discriminators), never less."""
     try:
-        load_model(model, str(snapshot / WEIGHTS), strict=True)
+        missing, _ = load_model(model, str(snapshot / WEIGHTS), strict=exact)
     except Exception as e:  # safetensors raises several types for truncated or mismatched files
         raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights ({e})") from None
+    if missing:
+        raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights (missing: {', '.join(sorted(missing))})")
     if (name := nonfinite_tensor(model)) is not None:
         raise CheckpointError(f"{snapshot / WEIGHTS}: tensor '{name}' holds NaN/inf; the checkpoint is unusable")
 
 
-def load_trained(path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config, Path]:
-    """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory."""
-    from xgan.trainer import build_model
-
+def load_trained(path: str | Path, device: torch.device | str = "cpu",
+                 training: bool = False) -> tuple[torch.nn.Module, Config, Path]:
+    """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory; built for
+    translation only, or with training=True whole (discriminators, pools: what its losses need)."""
     snapshot = resolve_checkpoint(path)
     config = load_config_of(snapshot)
-    model = build_model(config, device, pretrained=False)  # the weights come next, from the snapshot
-    load_weights(model, snapshot)
+    model = build_model(config, device, training, pretrained=False)  # the weights come next, from the snapshot
+    load_weights(model, snapshot, exact=training)
     return model.eval(), config, snapshot
 
 

@@ -8,10 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from xgan.data.images import ImageReadError, find_images, read_image
+from xgan.data.images import ImageReadError, find_images, model_input, read_image
 
 EPILOG_TRAIN = """examples:
   xgan train digits                          the offline digits task (printed <-> handwritten)
@@ -187,9 +186,9 @@ def output_names(paths: list[Path], root: Path, to: str) -> dict[Path, Path]:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_trained
-    from xgan.data.task import to_model_range, to_uint8
+    from xgan.data.task import to_uint8
     from xgan.io import atomic_write
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
     from PIL import Image
 
     trust_checkpoint_code(args)
@@ -223,7 +222,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 failed.append(path)
         if not images:
             continue
-        x = to_model_range(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)).to(device)
+        x = model_input(images).to(device)
         with torch.no_grad():
             y = to_uint8(model.translate(x, to=args.to)).permute(0, 2, 3, 1).cpu().numpy()
         for path, pixels in zip(batch_paths, y):
@@ -237,16 +236,17 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_state, load_trained
-    from xgan.data import load_task
+    from xgan.data.registry import load_task
     from xgan.evaluation.evaluate import Evaluator
     from xgan.evaluation.features import load_feature_space
     from xgan.evaluation.report import write_report
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
 
     trust_checkpoint_code(args)
     device = pick_device(args.device, option="--device")
     features = load_feature_space(args.features) if args.features else None  # a missing extra fails first
-    model, config, snapshot = load_trained(args.checkpoint, device)
+    # the GAN bound trains a rival with the model's own losses, which need the whole model
+    model, config, snapshot = load_trained(args.checkpoint, device, training=bool(args.gan_bound))
     task = load_task(config.data)
     evaluator = Evaluator(task, config.data.task, args.count, features, device)
     run_dir = snapshot.parent.parent
@@ -268,18 +268,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
     from xgan.checkpoint import load_trained
-    from xgan.data import load_task
-    from xgan.data.task import to_model_range
+    from xgan.data.registry import load_task
     from xgan.evaluation.neighbors import EmbeddingIndex, neighbors_grid
     from xgan.samples import save_image
-    from xgan.trainer import pick_device
+    from xgan.devices import pick_device
 
     trust_checkpoint_code(args)
     device = pick_device(args.device, option="--device")
     model, config, _ = load_trained(args.checkpoint, device)
     if not model.has_embedding:
         raise ValueError(f"model '{config.model.name}' has no shared embedding to search")
-    query = to_model_range(torch.from_numpy(np.array(read_image(Path(args.query), config.data.image_size))).permute(2, 0, 1)[None])
+    query = model_input([read_image(Path(args.query), config.data.image_size)])
     index = EmbeddingIndex.build(model, load_task(config.data))
     grid, found = neighbors_grid(model, index, query.to(device), args.domain, args.k)
     out = Path(args.out) if args.out else Path(args.query).with_name(f"{Path(args.query).stem}_neighbors.png")
@@ -318,7 +317,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from xgan.data.digits import cache_dir
+    from xgan.cache import cache_dir
     from xgan.data.folders import LAYOUT, describe
 
     root = Path(args.path)

@@ -15,6 +15,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from xgan.metric_names import higher_is_better
 from xgan.models import MODELS
 
 
@@ -123,7 +124,6 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, not {getattr(self, name)}")
         if self.best_metric:
-            from xgan.evaluation.metrics import higher_is_better
             try:
                 higher_is_better(self.best_metric)
             except ValueError as e:
@@ -147,7 +147,8 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in PRESET_DIR.iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_source(preset_or_path: str | None) -> Any:
+def _read_source(preset_or_path: str | None, inheriting: tuple[str, ...] = ()) -> Any:
+    """The file's or preset's keys over those of the preset its `base` key names (recursively)."""
     if preset_or_path is None:
         return OmegaConf.create({})
     path = Path(preset_or_path)
@@ -159,7 +160,16 @@ def _read_source(preset_or_path: str | None) -> Any:
         text = PRESET_DIR.joinpath(f"{preset_or_path}.yaml").read_text()
     else:
         raise ConfigError(f"'{preset_or_path}' is neither a config file nor a preset (presets: {', '.join(preset_names())})")
-    return parse_yaml(text, str(preset_or_path))
+    source = parse_yaml(text, str(preset_or_path))
+    if "base" not in source:
+        return source
+    # a base is a preset name, never a path: a config file cannot make xgan read another file
+    base, chain = source.pop("base"), (*inheriting, str(preset_or_path))
+    if not isinstance(base, str) or base not in preset_names():
+        raise ConfigError(f"{preset_or_path}: base {base!r} is not a preset (presets: {', '.join(preset_names())})")
+    if base in chain:
+        raise ConfigError(f"{preset_or_path}: presets inherit in a circle: {' -> '.join((*chain, base))}")
+    return OmegaConf.merge(_read_source(base, chain), source)
 
 
 def parse_yaml(text: str, source: str) -> DictConfig:

@@ -86,8 +86,8 @@ class LossesOf(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None):
-        return self.model.losses(phase, a, b, labels_a)
+    def forward(self, phase: str, batch):
+        return self.model.losses(phase, batch)
 
 
 def wrap(model: nn.Module, device: torch.device, world: World):

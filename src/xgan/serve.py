@@ -42,7 +42,7 @@ from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from xgan.api import Translator
-from xgan.data.images import to_rgb
+from xgan.data.images import resize_image, to_rgb
 from xgan.data.task import spread_indices
 from xgan.models.base import other
 from xgan.samples import to_pil
@@ -196,7 +196,7 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
         with model_lock:
             translation = translator.translate(image, to=to, size="model")
             neighbours = translator.neighbors(image, source, NEIGHBORS) if searchable else []
-        shown = image.resize((translator.image_size,) * 2, Image.BICUBIC)
+        shown = Image.fromarray(resize_image(image, translator.image_size))  # the input as the model sees it
         return {"to": to, "input": png_data_url(shown), "translation": png_data_url(translation),
                 "neighbors": [{"domain": n.domain, "domain_name": names[n.domain], "index": n.index,
                                "distance": round(n.distance, 4), "image": png_data_url(n.image)} for n in neighbours]}

@@ -1,7 +1,8 @@
 """The one Trainer every model trains with: data order, optimisers, NaN guard, logging, samples, checkpoints.
 
-A model only exposes `optimizer_groups()` and `losses(phase, a, b)`; each step runs every optimiser in turn
-on the sum of its weighted loss terms. Batches are a pure function of (seed, step), and checkpoints hold the
+A model declares its phases (models/base.py: which parameters each optimiser updates, with which Adam settings,
+how often) and `losses(phase, batch)`; each step runs every due phase in turn on the sum of its weighted loss
+terms. The Trainer knows no model and no phase by name. Batches are a pure function of (seed, step), and checkpoints hold the
 optimiser and RNG states, so `--resume` continues exactly where the run stopped.
 """
 
@@ -25,12 +26,14 @@ from tqdm import tqdm
 from xgan.checkpoint import (CheckpointError, checkpoint_root, clean_leftovers, load_state, load_weights,
                              resolve_checkpoint, save_checkpoint, save_snapshot, snapshot_step)
 from xgan.config import Config, to_yaml
-from xgan.data import ImageSet, Task, load_task
 from xgan.data.augment import crop_and_flip, resized
-from xgan.data.task import to_model_range
+from xgan.data.registry import load_task
+from xgan.data.task import ImageSet, Task, to_model_range
+from xgan.devices import pick_device
 from xgan.distributed import barrier, join, local_device, mean_over_ranks, wrap
 from xgan.io import atomic_write_text
-from xgan.models import MODELS, Losses, TranslationModel
+from xgan.models import Batch, Losses, Phase, TranslationModel, build_model
+from xgan.models.base import check_phases
 from xgan.samples import save_image, translation_grid
 
 log = logging.getLogger("xgan")
@@ -46,32 +49,6 @@ class RunDirError(ValueError):
 
 
 RUN_OUTPUTS = ("checkpoints", "config.yaml", "tensorboard", "samples")  # what makes a directory a run's
-
-
-def pick_device(spec: str = "auto", option: str = "train.device") -> torch.device:
-    if spec != "auto":
-        try:
-            device = torch.device(spec)
-        except RuntimeError:
-            raise ValueError(f"{option}={spec!r} is not a device (auto, cpu, cuda, cuda:N, mps)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"{option}={spec}, but CUDA is not available here (torch {torch.__version__}); "
-                             f"use {option}=auto or cpu")
-        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"{option}={spec}, but this machine has {torch.cuda.device_count()} CUDA device(s)")
-        if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise ValueError(f"{option}=mps, but MPS is not available here; use {option}=auto or cpu")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def build_model(config: Config, device: torch.device | str = "cpu", pretrained: bool = True) -> TranslationModel:
-    """pretrained=False: for loading a checkpoint, frozen extractors as architecture only (no training, no files)."""
-    return MODELS[config.model.name](config.model, config.data.image_size, pretrained=pretrained).to(device)
 
 
 def make_optimizer(params: list[torch.nn.Parameter], lr: float, betas: tuple[float, float],
@@ -141,17 +118,18 @@ class Trainer:
         self.task = task or load_task(config.data)
         self.model = build_model(config, self.device)
         self.check_labels_a(config)
+        self.model.setup(self.first_batch())
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         if cfg.compile:  # each network on its own: compiling model.losses whole recompiled at every step (GPU)
             for module in self.model.modules():
                 if isinstance(module, nn.Sequential) and not any(isinstance(m, nn.Sequential) for m in module.children()):
                     module.compile()
-        self.optimizers = {
-            name: make_optimizer(params, cfg.discriminator_lr if name.startswith("discriminator") else cfg.lr,
-                                 (cfg.beta1, cfg.beta2), self.device)
-            for name, params in self.model.optimizer_groups().items()
-        }
+        self.phases = {phase.name: phase for phase in self.model.phases()}
+        check_phases(list(self.phases.values()))
+        self.optimizers = {name: make_optimizer(phase.parameters, self.phase_lr(phase),
+                                                phase.betas or (cfg.beta1, cfg.beta2), self.device)
+                           for name, phase in self.phases.items()}
         self.autocast_dtype = AUTOCAST_DTYPES[cfg.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         for optimizer in self.optimizers.values():
@@ -174,28 +152,38 @@ class Trainer:
         if resume is not None:
             self.restore(resolve_checkpoint(resume))
 
+    def phase_lr(self, phase: Phase) -> float:
+        cfg = self.config.train
+        return phase.lr if phase.lr is not None else cfg.discriminator_lr if phase.critic else cfg.lr
+
+    def first_batch(self) -> Batch:
+        """Step 0's images, for a model's setup() (shapes only: nothing is drawn from the random generators)."""
+        a, b = (to_model_range(s.images[:self.config.train.batch_size]).to(self.device)
+                for s in (self.task.train_a, self.task.train_b))
+        return Batch(a, b, self.task.train_a.labels[:len(a)].to(self.device) if self.model.label_classes_a else None)
+
     def check_labels_a(self, config: Config) -> None:
         classes, labels = self.model.label_classes_a, self.task.train_a.labels
         if not classes:
             return
         if labels is None:
-            raise ValueError(f"model {config.model.name} trains on domain A's class labels (model.weights.task_tower), "
+            raise ValueError(f"model {config.model.name} trains on domain A's class labels, "
                              f"and data.task '{config.data.task}' has none")
         if int(labels.min()) < 0 or int(labels.max()) >= classes:
             raise ValueError(f"domain A's labels span {int(labels.min())}..{int(labels.max())}, outside the model's "
-                             f"{classes} classes (model.task_classes)")
+                             f"{classes} classes")
 
     # -- one step ------------------------------------------------------------------------------------------
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(a, b, labels of a): the labels only for a model that trains on them."""
+    def batch(self, step: int) -> Batch:
+        """Step `step`'s batch; domain A's labels only for a model that trains on them."""
         a, b = (batches.batch(step, self.device).contiguous(memory_format=self.memory_format)
                 for batches in (self.batches_a, self.batches_b))
-        return a, b, self.batches_a.labels(step, self.device) if self.model.label_classes_a else None
+        return Batch(a, b, self.batches_a.labels(step, self.device) if self.model.label_classes_a else None)
 
-    def compute_losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
+    def compute_losses(self, phase: str, batch: Batch) -> Losses:
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
             losses_of = self.parallel if self.parallel is not None else self.model.losses
-            return losses_of(phase, a, b, labels_a)
+            return losses_of(phase, batch)
 
     def lr_factor(self) -> float:
         """Multiplier of every learning rate at this step: 1, then linearly to 0 over the last lr_decay_steps (or
@@ -206,14 +194,17 @@ class Trainer:
             return 1.0
         return min(1.0, (cfg.steps - self.step) / (decay_steps + 1))
 
-    def train_step(self, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Every optimiser in turn minimises its weighted loss terms; returns the (detached) terms for logging."""
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Every phase due at this step minimises its weighted loss terms, in the model's order; returns the
+        (detached) terms for logging."""
         logged: dict[str, torch.Tensor] = {}
         factor = self.lr_factor()
         for phase, optimizer in self.optimizers.items():
+            if self.step % self.phases[phase].every:
+                continue
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] * factor
-            losses = self.compute_losses(phase, a, b, labels_a)
+            losses = self.compute_losses(phase, batch)
             if not losses:
                 continue
             total = sum(weight * value for weight, value in losses.values())
@@ -268,7 +259,7 @@ class Trainer:
                             disable=None if self.world.is_main else True)
             started, first_step = time.perf_counter(), self.step
             while self.step < cfg.steps:
-                logged = self.train_step(*self.batch(self.step))
+                logged = self.train_step(self.batch(self.step))
                 self.step += 1
                 progress.update(1)
                 self.after_step(logged, started, first_step, progress)
@@ -294,7 +285,7 @@ class Trainer:
             scalars = {k: float(v) for k, v in logged.items()} | {f"stats/{k}": v for k, v in self.model.stats().items()}
             scalars["speed/steps_per_s"] = (self.step - first_step) / (time.perf_counter() - started)
             self.log_scalars(scalars)
-            progress.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("autoencoder/") or "gan" in k})
+            progress.set_postfix({k.split("/")[0]: f"{v:.3g}" for k, v in scalars.items() if k.endswith("/total")})
         self.check_collapse()  # on every rank: with train.on_collapse=stop they all stop together
         if not self.world.is_main:
             return
@@ -387,7 +378,7 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """xgan eval's metrics on a fixed test subset, logged under eval/; keeps checkpoints/best up to date."""
         from xgan.evaluation.evaluate import Evaluator
-        from xgan.evaluation.metrics import higher_is_better
+        from xgan.metric_names import higher_is_better
 
         cfg = self.config.train
         if self._evaluator is None:  # built on first use: it may train (and cache) the judging classifiers

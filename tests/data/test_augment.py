@@ -56,7 +56,7 @@ def test_the_trainer_crops_from_the_load_size(tiny_config):
     from xgan.trainer import Trainer
     trainer = Trainer(tiny_config("data.load_size=18", "data.flip=true", "train.steps=1"))
     assert trainer.batches_a.images.images.shape[-1] == 18
-    a, b, _ = trainer.batch(0)
+    a, b = trainer.batch(0).a, trainer.batch(0).b
     assert a.shape[-1] == b.shape[-1] == 16
     assert trainer.fit() is not None
 

@@ -1,7 +1,7 @@
 import torch
 
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.digits import handwritten_digits
 
 

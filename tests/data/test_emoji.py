@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data.emoji import CATEGORIES, DOMAINS, _arrays, codepoints, emoji_images, metadata
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build_emoji.py"

@@ -6,7 +6,7 @@ from PIL import Image
 
 from conftest import TINY
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data.registry import load_task
 
 
 def write(path, shade: int) -> None:

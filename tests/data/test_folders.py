@@ -7,7 +7,7 @@ from PIL import Image
 from conftest import TINY
 from xgan.cli import main
 from xgan.config import load_config
-from xgan.data import load_task
+from xgan.data.registry import load_task
 from xgan.data import folders as folders_module
 from xgan.data.folders import scan_folder
 

@@ -1,8 +1,18 @@
+import base64
+import io
+
 import numpy as np
 import pytest
+import torch
+from fastapi.testclient import TestClient
 from PIL import Image
 
+import xgan
+from xgan import serve
+from xgan.cli import main
+from xgan.data.folders import scan_folder
 from xgan.data.images import ImageReadError, find_images, read_image
+from xgan.data.task import to_model_range, to_uint8
 
 
 def test_grayscale_rgba_palette_and_16_bit_images_become_rgb(tmp_path):
@@ -61,3 +71,41 @@ def test_an_image_above_the_pixel_limit_is_refused_from_its_header_without_pillo
         warnings.simplefilter("error")
         with pytest.raises(ImageReadError, match="big.png.*300x200 pixels, above the limit"):
             read_image(tmp_path / "big.png")
+
+
+def test_training_translate_the_api_and_the_server_prepare_an_image_alike(tiny_run, tmp_path):
+    """One image, larger than the model's 16 px and partly transparent, through every path: the model's output
+    is the same byte for byte, so inference sees what training on an image folder saw."""
+    rng = np.random.default_rng(0)
+    pixels = np.concatenate([rng.integers(0, 256, (40, 24, 3)), rng.integers(128, 256, (40, 24, 1))], -1).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "in" / "x.png")
+    translator = xgan.load(tiny_run, device="cpu")
+
+    with torch.no_grad():  # training: the folders task's decoding
+        seen_in_training = to_model_range(scan_folder(tmp_path / "in", translator.image_size, workers=0).images)
+        trained = to_uint8(translator.model.translate(seen_in_training, to="b"))[0].permute(1, 2, 0).numpy()
+    assert main(["translate", str(tiny_run), str(tmp_path / "in"), "--to", "b", "--out", str(tmp_path / "out")]) == 0
+    with TestClient(serve.create_app(translator, index_size=16)) as client:
+        answer = client.post("/api/translate?to=b", content=(tmp_path / "in" / "x.png").read_bytes())
+    served = answer.json()["translation"].removeprefix("data:image/png;base64,")
+    outputs = {
+        "xgan translate": np.asarray(Image.open(tmp_path / "out" / "x_to_b.png")),
+        "xgan serve": np.asarray(Image.open(io.BytesIO(base64.b64decode(served)))),
+        "PIL": np.asarray(translator.translate(Image.fromarray(pixels, "RGBA"), to="b", size="model")),
+        "NumPy": translator.translate(pixels, to="b", size="model"),
+        "tensor": (translator.translate(torch.from_numpy(pixels).permute(2, 0, 1) / 255, to="b", size="model") * 255)
+        .round().byte().permute(1, 2, 0).numpy(),
+    }
+    assert {path: (out == trained).all() for path, out in outputs.items()} == {path: True for path in outputs}
+
+
+def test_outputs_return_to_the_input_size_through_the_same_resize(tiny_run):
+    translator = xgan.load(tiny_run, device="cpu")
+    pixels = np.random.default_rng(1).integers(0, 256, (30, 20, 3), dtype=np.uint8)
+    at_input = {"PIL": np.asarray(translator.translate(Image.fromarray(pixels), to="b")),
+                "NumPy": translator.translate(pixels, to="b"),
+                "tensor": (translator.translate(torch.from_numpy(pixels).permute(2, 0, 1) / 255, to="b") * 255).round()
+                .byte().permute(1, 2, 0).numpy()}
+    assert all(out.shape == (30, 20, 3) for out in at_input.values())
+    assert (at_input["PIL"] == at_input["NumPy"]).all() and (at_input["PIL"] == at_input["tensor"]).all()

@@ -89,7 +89,7 @@ def test_svhn2mnist_task_trains_from_the_published_files(tmp_path):
     from conftest import TINY
     from xgan.cli import main
     from xgan.config import load_config
-    from xgan.data import load_task
+    from xgan.data.registry import load_task
 
     rng = np.random.default_rng(5)
     for split, count in (("train", 24), ("test", 8)):

@@ -9,7 +9,7 @@ from xgan.config import load_config
 from xgan.data.task import to_model_range
 from xgan.evaluation.collapse import SPREAD_THRESHOLD, collapse_measures, collapsed, spread_ratio
 from xgan.models.base import TranslationModel
-from xgan.trainer import build_model
+from xgan.models import build_model
 
 
 class ConstantDecoder(IdentityTranslator):

@@ -1,10 +1,10 @@
 import torch
 from torch import nn
 
-from toys import pattern_set
+from conftest import pattern_set
 from xgan.data.task import to_model_range
 from xgan.evaluation.gan_bound import gan_bound
-from xgan.models.base import TranslationModel
+from xgan.models.base import Phase, TranslationModel
 
 
 class OneWay(TranslationModel):
@@ -20,15 +20,16 @@ class OneWay(TranslationModel):
             self.g.weight.copy_(-torch.eye(3).view(3, 3, 1, 1))
             self.g.bias.zero_()
 
-    def optimizer_groups(self):
-        return {"generator": list(self.g.parameters())}
+    def phases(self):
+        return [Phase("generator", list(self.g.parameters()))]
 
-    def losses(self, phase, a, b, labels_a=None):
+    def losses(self, phase, batch):
+        a = batch.a
         if self.pinned:
             return {"fit": (10.0, (self.g(a) + a).pow(2).mean())}
         return {"fit": (1.0, 0 * self.g(a).mean())}
 
-    def translate(self, x, to):
+    def translate(self, x, to, style=None):
         return self.g(x)
 
 
@@ -62,7 +63,7 @@ def test_the_model_under_test_is_left_as_it_was():
 
 
 def test_an_xgan_gets_a_bound_in_both_directions(tiny_config):
-    from xgan.trainer import build_model
+    from xgan.models import build_model
     model = build_model(tiny_config("model.weights.gan=0.1"))
     train, test = sets()
     bound = gan_bound(model, train, test, steps=2, batch_size=8)

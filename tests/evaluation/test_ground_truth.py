@@ -9,7 +9,7 @@ from xgan.data import ImageSet, Task
 from xgan.evaluation.evaluate import Evaluator
 from xgan.evaluation.features import FeatureSpace
 from xgan.evaluation.ground_truth import chance_retrieval, counterpart_ranks, counterparts, ssim
-from xgan.evaluation.metrics import higher_is_better
+from xgan.metric_names import higher_is_better
 from xgan.evaluation.report import write_report
 
 COUNT = 120  # paired test images per domain

@@ -1,4 +1,5 @@
-from toys import IdentityTranslator, pattern_set
+from conftest import pattern_set
+from toys import IdentityTranslator
 from xgan.data import Task
 from xgan.data.task import to_model_range
 from xgan.evaluation.neighbors import EmbeddingIndex, neighbors_grid

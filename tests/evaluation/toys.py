@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from xgan.data import ImageSet, Task
+from conftest import pattern_set
+from xgan.data import Task
 from xgan.models.base import TranslationModel
-
-
-def pattern_set(count: int, seed: int, size: int = 16) -> ImageSet:
-    """Class k is a bright 4x4 block at the k-th position of a 4x4 layout, over mild noise: trivially learnable."""
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(count) % 10
-    images = torch.randint(0, 60, (count, 3, size, size), generator=g, dtype=torch.uint8)
-    for i, k in enumerate(labels.tolist()):
-        row, col = divmod(k, 4)
-        images[i, :, row * 4:row * 4 + 4, col * 4:col * 4 + 4] = 230
-    return ImageSet(images, labels)
 
 
 def mirrored_task(count: int = 400) -> Task:

@@ -5,20 +5,9 @@ import torch
 from torch import nn
 
 from xgan.config import load_config
-from xgan.models.deform import deform
+from xgan.models.base import Batch
 from xgan.models.xgan import XGAN, XGANConfig, XGANWeights
-
-SIZE = 16
-
-
-def tiny(**kwargs) -> XGAN:
-    torch.manual_seed(0)
-    weights = XGANWeights(**kwargs.pop("weights", {}))
-    return XGAN(XGANConfig(width=0.25, embedding_dim=16, weights=weights, **kwargs), SIZE)
-
-
-def batch(seed: int, n: int = 4) -> torch.Tensor:
-    return torch.rand(n, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+from xgan_toys import SIZE, Invertible, batch, tiny  # noqa: I001
 
 
 def test_seed_layer_table_at_64_px():
@@ -83,23 +72,13 @@ def test_the_transposed_conv_from_the_embedding_is_computed_exactly_as_a_matrix_
 def test_shared_parameters_are_one_object_and_optimised_once():
     model = tiny(sharing="partial")
     assert model.e1[-1].weight is model.e2[-1].weight
-    params = model.optimizer_groups()["autoencoder"]
+    params = model.phases()[0].parameters
     assert len(params) == len({id(p) for p in params})
-
-
-class Invertible(XGAN):
-    """Encoders flatten and decoders unflatten: exact inverses, so d(e(x)) = x and e2(d2(e1(x))) = e1(x)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(XGANConfig(embedding_dim=3 * SIZE * SIZE, width=0.125, **kwargs), SIZE)
-        self.e1, self.e2 = nn.Flatten(), nn.Flatten()
-        self.d1, self.d2 = (nn.Sequential(nn.Unflatten(1, (3, SIZE, SIZE))) for _ in range(2))
-        self.decoders_share = 0
 
 
 @pytest.mark.parametrize("distance", ["l1", "l2", "cosine"])
 def test_reconstruction_and_semantic_losses_vanish_for_exact_inverses(distance):
-    losses = Invertible(semantic_distance=distance).losses("autoencoder", batch(0), batch(1))
+    losses = Invertible(semantic_distance=distance).losses("autoencoder", Batch(batch(0), batch(1)))
     assert losses["rec"][1].item() == 0
     assert losses["semantic"][1].item() == pytest.approx(0, abs=1e-6)
 
@@ -107,7 +86,7 @@ def test_reconstruction_and_semantic_losses_vanish_for_exact_inverses(distance):
 def test_reconstruction_and_semantic_losses_are_positive_when_a_decoder_is_off():
     model = Invertible()
     model.d2 = nn.Sequential(nn.Unflatten(1, (3, SIZE, SIZE)), nn.Tanh())
-    losses = model.losses("autoencoder", batch(0), batch(1))
+    losses = model.losses("autoencoder", Batch(batch(0), batch(1)))
     assert losses["rec"][1].item() > 0 and losses["semantic"][1].item() > 0
 
 
@@ -116,13 +95,13 @@ def test_dann_loss_of_an_uninformed_classifier_is_log_classes(classes):
     model = tiny(dann_classes=classes)
     last = model.domain_classifier[-1]
     nn.init.zeros_(last.weight), nn.init.zeros_(last.bias)
-    dann = model.losses("autoencoder", batch(0), batch(1))["dann"][1]
+    dann = model.losses("autoencoder", Batch(batch(0), batch(1)))["dann"][1]
     assert dann.item() == pytest.approx(math.log(classes), rel=1e-5)
 
 
 def test_dann_trains_the_classifier_and_reverses_the_encoders_gradient():
     model = tiny()
-    losses = model.losses("autoencoder", batch(0), batch(1))
+    losses = model.losses("autoencoder", Batch(batch(0), batch(1)))
     losses["dann"][1].backward()
     classifier_grad = model.domain_classifier[-1].weight.grad
     encoder_grad = model.e1[-1].weight.grad
@@ -130,130 +109,40 @@ def test_dann_trains_the_classifier_and_reverses_the_encoders_gradient():
     # the encoder's gradient through the reversal layer is the negative of the plain one
     plain = tiny()
     plain.reversal_strength = lambda: -1.0  # -(-1) = +1: the reversal undone
-    plain.losses("autoencoder", batch(0), batch(1))["dann"][1].backward()
+    plain.losses("autoencoder", Batch(batch(0), batch(1)))["dann"][1].backward()
     assert torch.allclose(encoder_grad, -plain.e1[-1].weight.grad, atol=1e-7)
 
 
 def test_gan_terms_and_discriminator_threshold():
     model = tiny(weights={"gan": 1.0}, gan_both_directions=True, discriminator_threshold=1.01)
-    losses = model.losses("autoencoder", batch(0), batch(1))
+    losses = model.losses("autoencoder", Batch(batch(0), batch(1)))
     assert losses["gan"][1].item() > 0
-    d = model.losses("discriminator", batch(0), batch(1))
+    d = model.losses("discriminator", Batch(batch(0), batch(1)))
     assert set(d) == {"gan_d1", "gan_d2"} and all(v.item() > 0 for _, v in d.values())
-    assert set(model.optimizer_groups()) == {"autoencoder", "discriminator"}
+    assert [(p.name, p.critic) for p in model.phases()] == [("autoencoder", False), ("discriminator", True)]
     model.cfg.discriminator_threshold = 0.0  # any accuracy is at or above it: no update
-    assert model.losses("discriminator", batch(0), batch(1)) == {}
+    assert model.losses("discriminator", Batch(batch(0), batch(1))) == {}
     assert 0 <= model.stats()["gan_d2_accuracy"] <= 1
 
 
-def test_no_gan_means_no_discriminator_group():
+def test_no_gan_means_no_discriminator_phase():
     model = tiny()
-    assert set(model.optimizer_groups()) == {"autoencoder"}
-    assert "gan" not in model.losses("autoencoder", batch(0), batch(1))
+    assert [p.name for p in model.phases()] == ["autoencoder"]
+    assert "gan" not in model.losses("autoencoder", Batch(batch(0), batch(1)))
 
 
 def test_teacher_loss_uses_a_frozen_extractor_from_the_config():
     model = tiny(teacher="xgan.models.teachers:coarse_colours", weights={"teacher": 0.5})
-    losses = model.losses("autoencoder", batch(0), batch(1))
+    losses = model.losses("autoencoder", Batch(batch(0), batch(1)))
     weight, value = losses["teacher"]
     assert weight == 0.5 and value.item() > 0
     assert not any(p.requires_grad for p in model.teacher.parameters())
     assert all(p.requires_grad for p in model.to_teacher.parameters())
 
 
-def test_invariance_loss_measures_how_much_negating_the_source_changes_its_translation():
-    x1 = batch(0)
-    losses = Invertible(weights=XGANWeights(invariance=2.0)).losses("autoencoder", x1, batch(1))
-    assert losses["invariance"][0] == 2.0
-    assert losses["invariance"][1].item() == pytest.approx((2 * x1).abs().mean().item())  # |(-x1) - x1|
-    blind = Invertible(weights=XGANWeights(invariance=1.0))
-    blind.e1 = nn.Sequential(nn.Flatten(), Absolute())  # a polarity-blind encoder translates x and -x alike
-    assert blind.losses("autoencoder", x1, batch(1))["invariance"][1].item() == 0
-    assert "invariance" not in Invertible().losses("autoencoder", x1, batch(1))
-
-
-class Absolute(nn.Module):
-    def forward(self, x):
-        return x.abs()
-
-
-def test_teacher_consistency_compares_the_teachers_view_of_source_and_translation():
-    teacher = {"teacher": "xgan.models.teachers:coarse_colours"}
-    exact = Invertible(weights=XGANWeights(teacher_consistency=1.0), **teacher)
-    assert exact.losses("autoencoder", batch(0), batch(1))["teacher_consistency"][1].item() == pytest.approx(0, abs=1e-6)
-    negating = Invertible(weights=XGANWeights(teacher_consistency=1.0), **teacher)
-    negating.d2 = nn.Sequential(nn.Unflatten(1, (3, SIZE, SIZE)), Negate())
-    value = negating.losses("autoencoder", batch(0), batch(1))["teacher_consistency"][1]
-    assert value.item() > 0
-    trained = tiny(teacher="xgan.models.teachers:coarse_colours", weights={"teacher_consistency": 1.0})
-    trained.losses("autoencoder", batch(0), batch(1))["teacher_consistency"][1].backward()
-    assert trained.d2[-1][0].weight.grad.abs().sum() > 0  # it trains the translation, through the frozen teacher
-
-
-class Negate(nn.Module):
-    def forward(self, x):
-        return -x
-
-
-def test_task_tower_is_cross_entropy_on_source_labels_and_information_maximisation_on_target_predictions():
-    model = tiny(weights={"task_tower": 0.5, "target_entropy": 0.2, "target_diversity": 0.7})
-    assert model.label_classes_a == 10 and tiny().label_classes_a == 0
-    nn.init.zeros_(model.task_tower.weight)
-    nn.init.zeros_(model.task_tower.bias)  # uniform predictions: both terms are log(10)
-    labels = torch.tensor([0, 3, 9, 9])
-    losses = model.losses("autoencoder", batch(0), batch(1), labels)
-    assert losses["task_tower"][0] == 0.5 and losses["target_entropy"][0] == 0.2
-    assert losses["task_tower"][1].item() == pytest.approx(math.log(10))
-    assert losses["target_entropy"][1].item() == pytest.approx(math.log(10))
-    assert losses["target_diversity"][0] == 0.7
-    assert losses["target_diversity"][1].item() == pytest.approx(-math.log(10))  # all ten classes used: its minimum
-    with torch.no_grad():
-        model.task_tower.bias[3] = 100.0  # certain of class 3 for every input
-    losses = model.losses("autoencoder", batch(0), batch(1), labels)
-    assert losses["target_entropy"][1].item() == pytest.approx(0, abs=1e-6)
-    assert losses["target_diversity"][1].item() == pytest.approx(0, abs=1e-6)  # one class for the whole batch
-    assert losses["task_tower"][1].item() == pytest.approx(3 * 100 / 4, rel=1e-4)  # 3 of 4 labels are not 3
-    assert "task_tower" not in tiny().losses("autoencoder", batch(0), batch(1))
-    with pytest.raises(ValueError, match="labels"):
-        model.losses("autoencoder", batch(0), batch(1))
-
-
-def test_target_terms_wait_for_the_warmup_steps_while_the_tower_trains_from_the_first():
-    target_terms = {"target_entropy", "target_diversity", "target_pseudo_label"}
-    model = tiny(weights={"task_tower": 1.0, **{name: 0.5 for name in target_terms}}, target_warmup_steps=2)
-    labels = torch.tensor([0, 3, 9, 9])
-    for _ in range(2):
-        losses = model.losses("autoencoder", batch(0), batch(1), labels)
-        assert "task_tower" in losses and not target_terms & set(losses)
-    losses = model.losses("autoencoder", batch(0), batch(1), labels)
-    assert target_terms <= set(losses)
-
-
-def test_pseudo_labels_train_the_tower_toward_its_own_confident_predictions_on_target():
-    model = tiny(weights={"task_tower": 1.0, "target_pseudo_label": 0.4}, pseudo_label_threshold=0.9)
-    labels = torch.tensor([0, 3, 9, 9])
-    nn.init.zeros_(model.task_tower.weight)
-    nn.init.zeros_(model.task_tower.bias)  # uniform predictions: nothing is confident, the term is 0
-    weight, value = model.losses("autoencoder", batch(0), batch(1), labels)["target_pseudo_label"]
-    assert weight == 0.4 and value.item() == 0 and model.stats()["pseudo_label_fraction"] == 0
-    with torch.no_grad():
-        model.task_tower.bias[3] = 5.0  # class 3 at probability e^5 / (e^5 + 9) = 0.943 for every input
-    value = model.losses("autoencoder", batch(0), batch(1), labels)["target_pseudo_label"][1]
-    assert value.item() == pytest.approx(-math.log(math.exp(5) / (math.exp(5) + 9)), rel=1e-4)
-    assert model.stats()["pseudo_label_fraction"] == 1
-    value.backward()
-    assert model.task_tower.bias.grad[3] < 0  # descending it raises the confident class further
-
-
 def test_config_refuses_bad_model_values():
     with pytest.raises(ValueError, match="sharing"):
         load_config("digits", ["model.sharing=some"])
-    with pytest.raises(ValueError, match="task_tower"):
-        load_config("digits", ["model.weights.task_tower=0", "model.weights.target_entropy=0.1"])
-    with pytest.raises(ValueError, match="target_diversity > 0 needs the task tower"):
-        load_config("digits", ["model.weights.task_tower=0", "model.weights.target_diversity=1"])
-    with pytest.raises(ValueError, match="target_pseudo_label > 0 needs the task tower"):
-        load_config("digits", ["model.weights.task_tower=0", "model.weights.target_pseudo_label=1"])
     with pytest.raises(ValueError, match="teacher"):
         load_config("digits", ["model.teacher=", "model.weights.teacher=1"])
 
@@ -262,29 +151,23 @@ def test_reversal_strength_ramps_from_zero_to_one_and_counts_training_steps_only
     model = tiny(dann_ramp_steps=10)
     assert model.reversal_strength() == 0.0
     for _ in range(5):
-        model.losses("autoencoder", batch(0), batch(1))
+        model.losses("autoencoder", Batch(batch(0), batch(1)))
     assert int(model.steps_done) == 5 and 0.9 < model.reversal_strength() < 1.0
-    model.eval().losses("autoencoder", batch(0), batch(1))
+    model.eval().losses("autoencoder", Batch(batch(0), batch(1)))
     assert int(model.steps_done) == 5
     model.steps_done.fill_(10)
     assert model.reversal_strength() == pytest.approx(1.0, abs=1e-4)
     assert tiny().reversal_strength() == 1.0  # no ramp
 
 
-def test_a_deforming_tower_reads_deformed_copies_of_the_source_and_trains_the_encoder_through_them():
-    labels = torch.tensor([0, 3, 9, 9])
-    plain = tiny(weights={"task_tower": 1.0})
-    deforming = tiny(weights={"task_tower": 1.0}, tower_deform=2.0)
-    torch.manual_seed(1)
-    clean = plain.losses("autoencoder", batch(0), batch(1), labels)["task_tower"][1]
-    torch.manual_seed(1)
-    bent = deforming.losses("autoencoder", batch(0), batch(1), labels)["task_tower"][1]
-    assert plain.state_dict().keys() == deforming.state_dict().keys()  # same parameters: only the input differs
-    assert abs(bent.item() - clean.item()) > 1e-4
-    torch.manual_seed(1)
-    expected = deforming.task_tower(deforming.e1(deform(batch(0), elastic=2.0)))
-    assert bent.item() == pytest.approx(torch.nn.functional.cross_entropy(expected, labels).item(), rel=1e-5)
-    bent.backward()
-    assert next(deforming.e1.parameters()).grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="tower_deform"):
-        load_config("digits", ["model.tower_deform=-1"])
+
+
+def test_a_model_built_for_inference_has_only_its_encoders_and_decoders():
+    full = tiny(weights={"gan": 1.0, "teacher": 1.0}, teacher="xgan.models.teachers:coarse_colours")
+    assert {"domain_classifier", "discriminator2", "pool12", "teacher"} <= {name for name, _ in full.named_children()}
+    inference = XGAN(full.cfg, SIZE, training=False)
+    assert {name for name, _ in inference.named_children()} == {"e1", "e2", "d1", "d2"}
+    assert set(inference.state_dict()) < set(full.state_dict())
+    inference.load_state_dict(full.state_dict(), strict=False)
+    x = batch(0)
+    assert torch.equal(inference.translate(x, "b"), full.translate(x, "b"))

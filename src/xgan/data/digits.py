@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from xgan.cache import cache_dir
 from xgan.data.printed_digits import render_printed_digits
-from xgan.data.task import ImageSet, Task, resize_uint8
+from xgan.data.task import ImageSet, Task, sized
 from xgan.io import atomic_write
 
 RENDERER_VERSION = 1  # bump when render_digit changes, so stale caches are not reused
 TEST_SEED_OFFSET = 1_000_003  # the test split comes from its own stream, disjoint from any train seed
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("XGAN_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "xgan")
-    return Path(root)
 
 
 def printed_digits(count: int, seed: int) -> ImageSet:
@@ -44,12 +38,6 @@ def handwritten_digits(split: str) -> ImageSet:
     return ImageSet(rgb, torch.from_numpy(labels).long())
 
 
-def sized(images: ImageSet, size: int, count: int | None = None) -> ImageSet:
-    """`count` images spread through the set (all for None), with their labels, resized to size x size."""
-    images = images.spread(count)
-    return ImageSet(resize_uint8(images.images, size), images.labels)
-
-
 def load_digits(cfg) -> Task:
     return Task(
         train_a=sized(printed_digits(cfg.printed_train, cfg.seed), cfg.image_size),
@@ -57,20 +45,3 @@ def load_digits(cfg) -> Task:
         test_a=sized(printed_digits(cfg.printed_test, cfg.seed + TEST_SEED_OFFSET), cfg.image_size),
         test_b=sized(handwritten_digits("test"), cfg.image_size),
     )
-
-
-def load_svhn2mnist(cfg) -> Task:
-    """The seeds' digits task from the published files: SVHN cropped digits (data.path_a) -> MNIST (data.path_b),
-    official splits, labels kept for evaluation only; data.download fetches missing files into those folders."""
-    from xgan.data.mnist import load_mnist
-    from xgan.data.svhn import load_svhn
-
-    if not (cfg.path_a and cfg.path_b):
-        raise ValueError("data.task=svhn2mnist needs data.path_a (SVHN folder, *_32x32.mat) and data.path_b "
-                         "(MNIST folder, *-ubyte.gz); data.download=true fetches them there")
-
-    svhn = {split: sized(load_svhn(cfg.path_a, split, cfg.download), cfg.image_size, cfg.max_images)
-            for split in ("train", "test")}
-    mnist = {split: sized(load_mnist(cfg.path_b, split, cfg.download), cfg.image_size, cfg.max_images)
-             for split in ("train", "test")}
-    return Task(svhn["train"], mnist["train"], svhn["test"], mnist["test"])

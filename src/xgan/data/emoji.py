@@ -24,7 +24,7 @@ from importlib.resources import files
 import numpy as np
 import torch
 
-from xgan.data.task import ImageSet, Task, resize_uint8
+from xgan.data.task import ImageSet, Task, sized
 
 # emoji-datasource's categories in its own order, without "Component" (skin-tone swatches and hair parts)
 CATEGORIES = ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
@@ -60,11 +60,6 @@ def emoji_images(domain: str, split: str) -> ImageSet:
     return ImageSet(images, labels, ids=ids)
 
 
-def _sized(images: ImageSet, size: int, count: int | None) -> ImageSet:
-    images = images.spread(count)  # the same indices on both test sets, so they stay aligned
-    return ImageSet(resize_uint8(images.images, size), images.labels, ids=images.ids)
-
-
 # OpenMoji draws every outline in pure black (#000): luminance below LINE_START is line, above LINE_END is not
 LINE_START, LINE_END = 0.15, 0.45
 
@@ -88,7 +83,7 @@ def load_emoji_lines(cfg) -> Task:
 
 def load_emoji(cfg) -> Task:
     """data.image_size (stored at 64, resized at load) and data.max_images (per domain and split) apply."""
-    sets = {(d, s): _sized(emoji_images(d, s), cfg.image_size, cfg.max_images)
+    sets = {(d, s): sized(emoji_images(d, s), cfg.image_size, cfg.max_images)
             for d in DOMAINS for s in ("train", "test")}
     if not torch.equal(sets["a", "test"].ids, sets["b", "test"].ids):
         raise ValueError("emoji_openmoji.npz and emoji_fluent.npz disagree on the test codepoints: rebuild both "

@@ -18,10 +18,12 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from xgan.cache import cache_dir
 from xgan.data.images import ImageReadError, find_images, read_image
 from xgan.data.task import ImageSet, Task, spread_indices
 from xgan.io import atomic_write
@@ -127,28 +129,8 @@ def checked(scan: FolderScan, folder: str | Path, strict: bool) -> FolderScan:
     return scan
 
 
-def load_faces2cartoon(cfg) -> Task:
-    """The paper's task from a DataConfig: CelebA (data.path_a, official splits) -> CartoonSet (data.path_b,
-    data.test_fraction of it held out, spread through it)."""
-    from xgan.data.cartoonset import load_cartoonset
-    from xgan.data.celeba import load_celeba
-    from xgan.data.digits import cache_dir
-
-    if not (cfg.path_a and cfg.path_b):
-        raise ValueError("data.task=faces2cartoon needs data.path_a (CelebA root) and data.path_b (CartoonSet root)")
-    cache = cache_dir() / "folders"
-    faces = {split: load_celeba(cfg.path_a, split, cfg.image_size, cfg.max_images, cfg.strict, cache)
-             for split in ("train", "test")}
-    cartoons = load_cartoonset(cfg.path_b, cfg.image_size, None, cfg.strict, cache)
-    train_b, test_b = split(cartoons, cfg.test_fraction)
-    limit = cfg.max_images
-    return Task(faces["train"], train_b.spread(limit), faces["test"], test_b.spread(limit))
-
-
-def load_folders(cfg) -> Task:
+def load_folders(cfg: Any) -> Task:
     """The `folders` task from a DataConfig: data.path (trainA/trainB/testA/testB) or data.path_a + data.path_b."""
-    from xgan.data.digits import cache_dir
-
     if cfg.path:
         root = Path(cfg.path)
         folders = {name: root / name for name in LAYOUT}

@@ -1,13 +1,19 @@
-"""Reading user images with Pillow: any common format, grayscale/palette/RGBA/CMYK/16-bit, EXIF orientation."""
+"""Reading user images with Pillow (any common format, grayscale/palette/RGBA/CMYK/16-bit, EXIF orientation), and the
+one path from a picture to a model input: resize_image then model_input, in training (image folders), xgan
+translate, xgan neighbors, xgan.load and xgan serve alike, so inference sees images as training saw them."""
 
 from __future__ import annotations
 
 import os
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from xgan.data.task import to_model_range
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm")
 
@@ -67,9 +73,21 @@ def read_image(path: str | Path, size: int | None = None, background: tuple[int,
     if crop is not None:
         w, h = image.size
         image = image.crop((round(crop[0] * w), round(crop[1] * h), round(crop[2] * w), round(crop[3] * h)))
-    if size is not None and image.size != (size, size):
-        image = image.resize((size, size), Image.BICUBIC, reducing_gap=3.0)
+    return np.asarray(image, dtype=np.uint8) if size is None else resize_image(image, size)
+
+
+def resize_image(image: Image.Image, size: int | tuple[int, int]) -> np.ndarray:
+    """An RGB picture at size x size (or (width, height)) as uint8 (H, W, 3): the one resize between pictures and
+    the model, both ways. Bicubic, shrinking by a box filter first down to 3x the target (Pillow's reducing_gap)."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if image.size != size:
+        image = image.resize(size, Image.BICUBIC, reducing_gap=3.0)
     return np.asarray(image, dtype=np.uint8)
+
+
+def model_input(pictures: Sequence[np.ndarray]) -> torch.Tensor:
+    """uint8 (H, W, 3) pictures of one size (from resize_image) -> the model's float (N, 3, H, W) batch in [-1, 1]."""
+    return to_model_range(torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2))
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:

@@ -1,9 +1,8 @@
-"""The two-domain task a model trains on, and the registry of task loaders."""
+"""The two-domain task a model trains on, its image sets, and the conversions between pixels and model inputs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +50,12 @@ class Task:
     test_b: ImageSet
 
 
+def sized(images: ImageSet, size: int, count: int | None = None) -> ImageSet:
+    """`count` images spread through the set (all for None) at size x size, with their labels, attributes and ids."""
+    images = images.spread(count)  # the same indices on aligned test sets (emoji), so they stay aligned
+    return replace(images, images=resize_uint8(images.images, size))
+
+
 def to_model_range(images: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1], the range of the decoders' tanh."""
     return images.float().div(127.5).sub(1.0)
@@ -67,44 +72,3 @@ def resize_uint8(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
         return images
     resized = F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
     return resized.round().clamp(0, 255).to(torch.uint8)
-
-
-def _digits(cfg) -> Task:
-    from xgan.data.digits import load_digits
-    return load_digits(cfg)
-
-
-def _folders(cfg) -> Task:
-    from xgan.data.folders import load_folders
-    return load_folders(cfg)
-
-
-def _faces2cartoon(cfg) -> Task:
-    from xgan.data.folders import load_faces2cartoon
-    return load_faces2cartoon(cfg)
-
-
-def _svhn2mnist(cfg) -> Task:
-    from xgan.data.digits import load_svhn2mnist
-    return load_svhn2mnist(cfg)
-
-
-def _emoji(cfg) -> Task:
-    from xgan.data.emoji import load_emoji
-    return load_emoji(cfg)
-
-
-def _emoji_lines(cfg) -> Task:
-    from xgan.data.emoji import load_emoji_lines
-    return load_emoji_lines(cfg)
-
-
-TASKS: dict[str, Callable[..., Task]] = {"digits": _digits, "svhn2mnist": _svhn2mnist, "folders": _folders,
-                                         "faces2cartoon": _faces2cartoon, "emoji": _emoji, "emoji-lines": _emoji_lines}
-
-
-def load_task(cfg) -> Task:
-    """Load the task named by `cfg.task` (a DataConfig)."""
-    if cfg.task not in TASKS:
-        raise ValueError(f"unknown data.task '{cfg.task}' (known: {', '.join(sorted(TASKS))})")
-    return TASKS[cfg.task](cfg)

@@ -9,12 +9,12 @@ import torch
 from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
 from xgan.evaluation.attributes import shared_attribute_labels
-from xgan.evaluation.classifier import cached_classifier
 from xgan.evaluation.collapse import collapse_from_outputs
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
 from xgan.models.base import TranslationModel, other
+from xgan.models.classifier import cached_classifier
 
 DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}, "svhn2mnist": {"a": "svhn", "b": "mnist"}}
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from xgan.data import ImageSet, Task
-from xgan.evaluation.classifier import cached_classifier
+from xgan.models.classifier import cached_classifier
 from xgan.models.teachers import load_extractor, trust_code
 
 DOMAIN_SAMPLES = 10_000  # per domain, for the domain classifier of unlabelled tasks

@@ -14,7 +14,7 @@ pixels and channels).
 Our choice, for a bound that costs a fraction of a training run: the rival starts from G1's own weights (and its
 discriminators', so it is held to G1's realism at once), nudged by noise of `noise` times each tensor's standard
 deviation, then follows `steps` updates of the model's every phase with the disagreement added to each phase that
-is not a discriminator's. The paper trains G2 to convergence; ours measures how far the loss lets the solution
+is not a critic's. The paper trains G2 to convergence; ours measures how far the loss lets the solution
 move in that many steps.
 """
 
@@ -27,7 +27,7 @@ import torch
 from xgan.data import ImageSet
 from xgan.data.task import to_model_range
 from xgan.evaluation.metrics import batched
-from xgan.models.base import TranslationModel, other
+from xgan.models.base import Batch, TranslationModel, other
 
 
 def disagreement(model: TranslationModel, rival: TranslationModel, x: torch.Tensor, to: str) -> torch.Tensor:
@@ -43,11 +43,11 @@ def gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[st
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     rival = copy.deepcopy(model).train()
-    groups = rival.optimizer_groups()
+    phases = rival.phases()
     with torch.no_grad():  # the trained parameters only: frozen parts (teachers, DTN's f) stay as they are
-        for p in (p for params in groups.values() for p in params if p.numel() > 1):
+        for p in (p for phase in phases for p in phase.parameters if p.numel() > 1):
             p.add_(torch.randn(p.shape, generator=generator).to(device) * noise * p.std())
-    optimizers = {name: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999)) for name, params in groups.items()}
+    optimizers = [(phase, torch.optim.Adam(phase.parameters, lr=lr, betas=(0.5, 0.999))) for phase in phases]
     sources = [d for d in ("a", "b") if other(d) in model.directions]
     was_training = model.training
     model.eval()
@@ -56,16 +56,16 @@ def gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[st
             idx = {d: torch.randint(len(train[d]), (batch_size,), generator=generator) for d in ("a", "b")}
             a, b = (to_model_range(train[d].images[idx[d]]).to(device) for d in ("a", "b"))
             labels_a = train["a"].labels[idx["a"]].to(device) if model.label_classes_a else None
-            batch = {"a": a, "b": b}
+            images = {"a": a, "b": b}
             with torch.no_grad():
-                targets = {d: model.translate(batch[d], other(d)) for d in sources}
-            for phase, optimizer in optimizers.items():
-                losses = rival.losses(phase, a, b, labels_a)
+                targets = {d: model.translate(images[d], other(d)) for d in sources}
+            for phase, optimizer in optimizers:
+                losses = rival.losses(phase.name, Batch(a, b, labels_a))
                 if not losses:
                     continue
                 total = sum(w * value for w, value in losses.values())
-                if not phase.startswith("discriminator"):
-                    total = total - weight * sum((rival.translate(batch[d], other(d)) - targets[d]).abs().mean() / 2
+                if not phase.critic:
+                    total = total - weight * sum((rival.translate(images[d], other(d)) - targets[d]).abs().mean() / 2
                                                  for d in sources)
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()

@@ -13,26 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from xgan.evaluation.classifier import predict
+from xgan.models.classifier import predict
 from xgan.models.base import TranslationModel, other
-
-# Which way is better, for choosing the best checkpoint by a metric (matched on the metric name's prefix).
-HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "attribute_preservation": True,
-                    "attribute_ceiling": True, "semantic_distance": False, "kid": False, "fid": False,
-                    # ground_truth.py: retrieval of the true counterpart and the distance to it
-                    "gt_top1": True, "gt_top5": True, "gt_median_rank": False, "gt_l1": False, "gt_ssim": True,
-                    "gt_feature_distance": False,
-                    # collapse.py: outputs that vary with their inputs
-                    "collapse_spread": True, "collapse_distinct": True,
-                    "gan_bound": False}  # gan_bound.py: how far a rival as good by the loss translates otherwise
-
-
-def higher_is_better(metric: str) -> bool:
-    for prefix, higher in HIGHER_IS_BETTER.items():
-        if metric.startswith(prefix):
-            return higher
-    raise ValueError(f"unknown metric '{metric}' (known prefixes: {', '.join(HIGHER_IS_BETTER)})")
-
 
 @torch.no_grad()
 def batched(fn, x: torch.Tensor, batch_size: int = 250) -> torch.Tensor:

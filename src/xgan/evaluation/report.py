@@ -35,16 +35,25 @@ def is_ground_truth_baseline(metric: str) -> bool:
     return metric.startswith("gt_") and any(f"_{b}_" in metric for b in ("identity", "mean", "chance"))
 
 
+NOT_LOSSES = ("stats", "speed", "collapse")  # the Trainer's other scalar groups: diagnostics, not losses
+
+
+def plotted(tags: list[str]) -> list[str]:
+    """The logged scalars the report plots: every phase's losses and the evaluations, without the ground-truth
+    baselines (constant lines that would crowd the legend)."""
+    return [t for t in tags if t.split("/")[0] not in NOT_LOSSES and not is_ground_truth_baseline(t.split("/")[-1])]
+
+
 def loss_curves(tensorboard_dir: Path, path: Path) -> bool:
-    """Plot every logged autoencoder/discriminator loss against the step; False when nothing was logged."""
+    """Plot every logged loss group (one per phase of the model) and the evaluations against the step; False when
+    nothing was logged."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     if not tensorboard_dir.is_dir():
         return False
     events = EventAccumulator(str(tensorboard_dir), size_guidance={"scalars": 0})
     events.Reload()
-    tags = [t for t in events.Tags()["scalars"] if t.split("/")[0] in ("autoencoder", "discriminator", "eval")
-            and not is_ground_truth_baseline(t.split("/")[-1])]  # constant lines that would crowd the legend
+    tags = plotted(events.Tags()["scalars"])
     if not tags:
         return False
     import matplotlib
@@ -54,12 +63,14 @@ def loss_curves(tensorboard_dir: Path, path: Path) -> bool:
     groups = sorted({t.split("/")[0] for t in tags})
     figure, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False)
     for axis, group in zip(axes[0], groups):
+        positive = True
         for tag in (t for t in tags if t.startswith(group + "/")):
             scalars = events.Scalars(tag)
             axis.plot([s.step for s in scalars], [s.value for s in scalars], label=tag.split("/", 1)[1])
+            positive = positive and all(s.value > 0 for s in scalars)
         axis.set_title(group)
         axis.set_xlabel("step")
-        axis.set_yscale("log" if group != "eval" else "linear")
+        axis.set_yscale("log" if group != "eval" and positive else "linear")  # some terms are negative
         axis.legend(fontsize=7)
     figure.tight_layout()
     atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100), suffix=".png")

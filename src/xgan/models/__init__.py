@@ -1,10 +1,30 @@
 """Model registry: `model.name` in a config picks the class; each class names its own config dataclass."""
 
-from xgan.models.base import Losses, TranslationModel
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.cyclegan import CycleGAN
 from xgan.models.dtn import DTN
+from xgan.models.template import Template
 from xgan.models.xgan import XGAN
 
-MODELS: dict[str, type[TranslationModel]] = {"xgan": XGAN, "dtn": DTN, "cyclegan": CycleGAN}
+# "template" is models/template.py, the file to copy when adding a model; it trains like any other
+MODELS: dict[str, type[TranslationModel]] = {"xgan": XGAN, "dtn": DTN, "cyclegan": CycleGAN, "template": Template}
 
-__all__ = ["MODELS", "Losses", "TranslationModel", "XGAN", "DTN", "CycleGAN"]
+
+
+def build_model(config: Any, device: torch.device | str = "cpu", training: bool = True,
+                pretrained: bool = True) -> TranslationModel:
+    """The model a Config (xgan.config, which imports this registry: hence no type import here) describes.
+    training=False: only what translation needs; pretrained=False: for loading a checkpoint, frozen extractors
+    as architecture only (no training, no files)."""
+    return MODELS[config.model.name](config.model, config.data.image_size, training=training,
+                                     pretrained=pretrained).to(device)
+
+
+__all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "XGAN", "DTN", "CycleGAN", "Template",
+           "build_model"]

@@ -1,10 +1,29 @@
-"""What every translation model gives the Trainer: named, weighted losses per optimiser, and translate/embed.
+"""The contract between a model and everything else (the Trainer, evaluation, the API, export, serve).
 
-The Trainer owns optimisation. A model only says which parameters each optimiser updates
-(`optimizer_groups`, run in that order each step) and what each of them minimises (`losses`).
+A model is constructed as `Model(cfg, image_size, training=True, pretrained=True)` and declares:
+
+    phases()                  its optimisers, in the order they run each step (Phase: name, parameters, Adam
+                              settings, update interval); the Trainer builds, checks and steps them
+    losses(phase, batch)      {term: (weight, value)}: what that phase minimises on this Batch; {} skips it
+    translate(x, to, style)   images of domain `to` (style: a style code, for multimodal models)
+
+and, where it has them, `encode`/`decode` (a shared embedding), `reconstruct`, `sample_style` (random style
+codes: MUNIT, DRIT, StarGAN v2), `setup(batch)` (parameters whose shapes are known only from data: CUT's
+projection heads) and `stats` (diagnostics logged beside the losses).
+
+`training=False` builds only what translation needs (no discriminators, image pools, teachers, classifier
+heads), for inference; a checkpoint's extra tensors are then ignored. `pretrained=False` builds frozen
+pretrained parts as architecture only, since a checkpoint holds their weights.
+
+Methods of the field and how they fit: shared latent (XGAN, UNIT, CoGAN): encode/decode; content + style
+(MUNIT, DRIT++, StarGAN v2): `style_dim` > 0, translate(x, to, style), sample_style; one direction (DTN):
+`directions = ("b",)`; a critic updated more often than the generator (WGAN-GP's n_critic): the generator's
+Phase(every=n); labels of domain A (a task tower, AC-GAN): `label_classes_a`, given as Batch.labels_a.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -13,26 +32,55 @@ from torch import nn
 Losses = dict[str, tuple[float, torch.Tensor]]
 
 
-class TranslationModel(nn.Module):
-    """Constructed as Model(cfg, image_size, pretrained=True); pretrained=False builds it to load a checkpoint
-    into: frozen pretrained parts (teachers, DTN's f) as architecture only, since their weights are in it."""
+@dataclass
+class Phase:
+    """One optimiser: the parameters it updates and how. `critic` phases (discriminators) use
+    train.discriminator_lr and are left alone by anything that perturbs the generator's objective (the GAN bound);
+    `lr` and `betas` replace the train.* values for this phase only (e.g. StarGAN v2's slow mapping network);
+    the phase runs at the steps divisible by `every` (a generator at every n-th step: WGAN's n_critic)."""
 
+    name: str
+    parameters: list[nn.Parameter]
+    critic: bool = False
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    every: int = 1
+
+
+@dataclass
+class Batch:
+    """One step's training images in model range [-1, 1]: `a` and `b` unpaired, from the two domains;
+    `labels_a`, class indices of `a`, only for models with label_classes_a (B's labels never reach a model)."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    labels_a: torch.Tensor | None = None
+
+
+class TranslationModel(nn.Module):
     config_class: type = object
     directions: tuple[str, ...] = ("a", "b")  # the domains this model can translate into
-    label_classes_a: int = 0  # > 0: losses() gets domain A's class labels, in [0, label_classes_a)
+    label_classes_a: int = 0  # > 0: each Batch carries domain A's class labels, in [0, label_classes_a)
+    style_dim: int = 0  # > 0: translations take a style code of this size (multimodal models)
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameter lists per optimiser. Groups named 'discriminator*' use train.discriminator_lr."""
+    def phases(self) -> list[Phase]:
         raise NotImplementedError
 
-    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
-        """The loss terms the optimiser `phase` minimises on this batch; empty to skip its update this step.
-        `labels_a` (class indices of `a`) is given only to models with `label_classes_a`; B's never are."""
+    def losses(self, phase: str, batch: Batch) -> Losses:
         raise NotImplementedError
 
-    def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:
-        """Images of the other domain in [-1, 1]; `to` is 'a' or 'b', the domain of the output."""
+    def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
+        """Images of domain `to` in [-1, 1] from images of the other domain; `style` (n x style_dim) for
+        multimodal models, whose default is their own (e.g. a random code)."""
         raise NotImplementedError
+
+    def setup(self, batch: Batch) -> None:
+        """Build parameters that depend on the data, before the optimisers are made (and before a resume loads
+        them). Called once, with the first batch."""
+
+    def sample_style(self, count: int, domain: str) -> torch.Tensor:
+        """Random style codes of `domain` (models with style_dim > 0)."""
+        raise NotImplementedError(f"{type(self).__name__} has no style codes")
 
     @property
     def has_embedding(self) -> bool:
@@ -54,6 +102,25 @@ class TranslationModel(nn.Module):
     def stats(self) -> dict[str, float]:
         """Diagnostics of the last step (e.g. discriminator accuracy), logged beside the losses."""
         return {}
+
+
+def check_phases(phases: list[Phase]) -> None:
+    """A model's declared phases must be usable as they stand: named once, non-empty, no parameter in two."""
+    if not phases:
+        raise ValueError("a model declares at least one phase")
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names):
+        raise ValueError(f"phase names must be unique: {names}")
+    owner: dict[int, str] = {}
+    for phase in phases:
+        if not phase.parameters:
+            raise ValueError(f"phase '{phase.name}' has no parameters")
+        if phase.every < 1:
+            raise ValueError(f"phase '{phase.name}': every must be >= 1, not {phase.every}")
+        for p in phase.parameters:
+            if id(p) in owner:
+                raise ValueError(f"a parameter is in both phase '{owner[id(p)]}' and phase '{phase.name}'")
+            owner[id(p)] = phase.name
 
 
 def other(domain: str) -> str:

@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xgan.models.base import Losses, TranslationModel
-from xgan.models.layers import ImagePool, down, downsamplings, gan_loss, make_norm, scaled, up
+from xgan.models.base import Batch, Losses, Phase, TranslationModel
+from xgan.models.layers import ImagePool, gan_loss
+from xgan.models.nets import encoder_decoder_generator, patch_discriminator, resnet_generator
 
 GENERATORS = ("resnet", "encoder_decoder")
 
@@ -48,54 +49,10 @@ class CycleGANConfig:
             raise ValueError(f"model.generator must be one of {GENERATORS}, not '{self.generator}'")
 
 
-class ResidualBlock(nn.Module):
-    def __init__(self, channels: int, norm: str) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), make_norm(norm, channels), nn.ReLU(inplace=True),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), make_norm(norm, channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-def resnet_generator(image_size: int, width: float, blocks: int, norm: str) -> nn.Sequential:
-    c1, c2, c3 = scaled(64, width), scaled(128, width), scaled(256, width)
-    blocks = blocks or (9 if image_size >= 256 else 6)
-    return nn.Sequential(
-        nn.ReflectionPad2d(3), nn.Conv2d(3, c1, 7), make_norm(norm, c1), nn.ReLU(inplace=True),
-        nn.Conv2d(c1, c2, 3, 2, 1), make_norm(norm, c2), nn.ReLU(inplace=True),
-        nn.Conv2d(c2, c3, 3, 2, 1), make_norm(norm, c3), nn.ReLU(inplace=True),
-        *[ResidualBlock(c3, norm) for _ in range(blocks)],
-        nn.ConvTranspose2d(c3, c2, 3, 2, 1, output_padding=1), make_norm(norm, c2), nn.ReLU(inplace=True),
-        nn.ConvTranspose2d(c2, c1, 3, 2, 1, output_padding=1), make_norm(norm, c1), nn.ReLU(inplace=True),
-        nn.ReflectionPad2d(3), nn.Conv2d(c1, 3, 7), nn.Tanh())
-
-
-def encoder_decoder_generator(image_size: int, width: float, norm: str) -> nn.Sequential:
-    """DiscoGAN: 4x4 stride-2 convs 64-128-256-512 down to 4x4 (at 64 px), transposed convs back up to pixels."""
-    stages = downsamplings(image_size)
-    channels = [scaled(min(64 * 2 ** i, 512), width) for i in range(stages)]
-    encoder = [down(c_in, c_out, norm, first=i == 0) for i, (c_in, c_out) in enumerate(zip([3, *channels], channels))]
-    decoder = [up(c_in, c_out, norm, last=c_out == 3) for c_in, c_out in zip(channels[::-1], [*channels[-2::-1], 3])]
-    return nn.Sequential(*encoder, *decoder)
-
-
-def patch_discriminator(image_size: int, width: float, norm: str) -> nn.Sequential:
-    """PatchGAN: 4x4 convs, stride 2 then 1, one real/fake score per receptive field (70x70 at 3 layers)."""
-    layers = 3 if image_size >= 64 else 2
-    channels = [scaled(64 * 2 ** i, width) for i in range(layers + 1)]
-    stack = [nn.Conv2d(3, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
-    for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
-        stride = 2 if i < layers - 1 else 1
-        stack += [nn.Conv2d(c_in, c_out, 4, stride, 1), make_norm(norm, c_out), nn.LeakyReLU(0.2, inplace=True)]
-    return nn.Sequential(*stack, nn.Conv2d(channels[-1], 1, 4, 1, 1))
-
-
 class CycleGAN(TranslationModel):
     config_class = CycleGANConfig
 
-    def __init__(self, cfg: CycleGANConfig, image_size: int, pretrained: bool = True) -> None:
+    def __init__(self, cfg: CycleGANConfig, image_size: int, training: bool = True, pretrained: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
 
@@ -105,20 +62,24 @@ class CycleGAN(TranslationModel):
             return encoder_decoder_generator(image_size, cfg.width, cfg.norm)
 
         self.g_ab, self.g_ba = generator(), generator()
+        self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
+        if not training:
+            return  # translation needs the generators only
         self.d_a, self.d_b = (patch_discriminator(image_size, cfg.width, cfg.norm) for _ in range(2))
         shape = (3, image_size, image_size)
         self.pool_a, self.pool_b = ImagePool(cfg.pool_size, shape), ImagePool(cfg.pool_size, shape)
-        self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:
+    def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
         return self.g_ab(x) if to == "b" else self.g_ba(x)
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": [*self.g_ab.parameters(), *self.g_ba.parameters()],
-                "discriminator": [*self.d_a.parameters(), *self.d_b.parameters()]}
+    def phases(self) -> list[Phase]:
+        return [Phase("generator", [*self.g_ab.parameters(), *self.g_ba.parameters()]),
+                Phase("discriminator", [*self.d_a.parameters(), *self.d_b.parameters()], critic=True)]
 
-    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
-        return self.generator_losses(a, b) if phase == "generator" else self.discriminator_losses(a, b)
+    def losses(self, phase: str, batch: Batch) -> Losses:
+        if phase == "generator":
+            return self.generator_losses(batch.a, batch.b)
+        return self.discriminator_losses(batch.a, batch.b)
 
     def generator_losses(self, a: torch.Tensor, b: torch.Tensor) -> Losses:
         w = self.cfg.weights

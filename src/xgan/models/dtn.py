@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xgan.models.base import Losses, TranslationModel
+from xgan.models.base import Batch, Losses, Phase, TranslationModel
+from xgan.models.nets import decoder_layers, discriminator
 from xgan.models.teachers import load_extractor
-from xgan.models.xgan import decoder_layers, discriminator
 
 FAKE_FROM_SOURCE, FAKE_FROM_TARGET, REAL_TARGET = 0, 1, 2  # the three-way discriminator's classes
 
@@ -55,7 +55,7 @@ class DTN(TranslationModel):
     config_class = DTNConfig
     directions = ("b",)
 
-    def __init__(self, cfg: DTNConfig, image_size: int, pretrained: bool = True) -> None:
+    def __init__(self, cfg: DTNConfig, image_size: int, training: bool = True, pretrained: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
         self.f = load_extractor(cfg.encoder, cfg.encoder_weights, option="model.encoder", pretrained=pretrained)
@@ -64,8 +64,9 @@ class DTN(TranslationModel):
         with torch.no_grad():
             feature_dim = self.f(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
         self.g = nn.Sequential(*decoder_layers(image_size, feature_dim, cfg.width, cfg.norm))
-        self.discriminator = discriminator(image_size, cfg.width, outputs=3)
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
+        if training:  # translation needs f and g only
+            self.discriminator = discriminator(image_size, cfg.width, outputs=3)
 
     def train(self, mode: bool = True) -> DTN:
         super().train(mode)
@@ -81,17 +82,17 @@ class DTN(TranslationModel):
             raise ValueError("DTN decodes into the target domain (b) only")
         return self.g(z)
 
-    def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:
+    def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
         if to != "b":
             raise ValueError("DTN translates source (a) to target (b) only")
         return self.g(self.encode(x, "a"))
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+    def phases(self) -> list[Phase]:
         generator = list(self.g.parameters()) + (list(self.f.parameters()) if self.cfg.finetune_encoder else [])
-        return {"generator": generator, "discriminator": list(self.discriminator.parameters())}
+        return [Phase("generator", generator), Phase("discriminator", list(self.discriminator.parameters()), critic=True)]
 
-    def losses(self, phase: str, a: torch.Tensor, b: torch.Tensor, labels_a: torch.Tensor | None = None) -> Losses:
-        return self.generator_losses(a, b) if phase == "generator" else self.discriminator_losses(b)
+    def losses(self, phase: str, batch: Batch) -> Losses:
+        return self.generator_losses(batch.a, batch.b) if phase == "generator" else self.discriminator_losses(batch.b)
 
     def generator_losses(self, source: torch.Tensor, target: torch.Tensor) -> Losses:
         w = self.cfg.weights

@@ -39,7 +39,7 @@ def printed_digit_features() -> nn.Module:
     source domain (seed 000). Trained once (about 10 s) on its own 5,000 rendered digits and cached; distinct
     from the printed judge that `xgan eval` scores B -> A with."""
     from xgan.data.digits import printed_digits
-    from xgan.evaluation.classifier import ClassifierSettings, cached_classifier
+    from xgan.models.classifier import ClassifierSettings, cached_classifier
 
     classifier, _ = cached_classifier(printed_digits(TEACHER_DIGITS, TEACHER_SEED), "printed-teacher",
                                       ClassifierSettings(epochs=3, seed=1))
@@ -48,7 +48,7 @@ def printed_digit_features() -> nn.Module:
 
 def lenet_features() -> nn.Module:
     """printed_digit_features' architecture, untrained: its weights come from the checkpoint."""
-    from xgan.evaluation.classifier import LeNet
+    from xgan.models.classifier import LeNet
 
     return LeNet(classes=10).features
 

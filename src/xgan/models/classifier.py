@@ -1,4 +1,5 @@
-"""The judge of content preservation: a LeNet-style digit classifier per domain, trained once and cached.
+"""A LeNet-style digit classifier, trained once and cached: evaluation's judge of content preservation (one per
+domain) and the digits teacher (models/teachers.py).
 
 The cache key is a hash of the training images, labels and settings, so a changed dataset or recipe never
 reuses a stale judge, and every report can name the exact classifier it used.
@@ -15,9 +16,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from xgan.data import ImageSet
-from xgan.data.digits import cache_dir
-from xgan.data.task import to_model_range
+from xgan.cache import cache_dir
+from xgan.data.task import ImageSet, to_model_range
 from xgan.io import atomic_write
 
 log = logging.getLogger("xgan")

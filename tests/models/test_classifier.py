@@ -1,9 +1,9 @@
 import torch
 
-from toys import pattern_set
-from xgan.data.digits import cache_dir
+from conftest import pattern_set
+from xgan.cache import cache_dir
 from xgan.data.task import to_model_range
-from xgan.evaluation.classifier import ClassifierSettings, cached_classifier, predict
+from xgan.models.classifier import ClassifierSettings, cached_classifier, predict
 
 
 def test_classifier_is_trained_once_then_loaded_from_the_cache():

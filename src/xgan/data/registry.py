@@ -1,0 +1,23 @@
+"""The registry of tasks: `data.task` names one, and each task is a file of its own in this package."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from xgan.data.digits import load_digits
+from xgan.data.emoji import load_emoji, load_emoji_lines
+from xgan.data.faces2cartoon import load_faces2cartoon
+from xgan.data.folders import load_folders
+from xgan.data.svhn2mnist import load_svhn2mnist
+from xgan.data.task import Task
+
+TASKS: dict[str, Callable[[Any], Task]] = {"digits": load_digits, "svhn2mnist": load_svhn2mnist,
+                                           "folders": load_folders, "faces2cartoon": load_faces2cartoon,
+                                           "emoji": load_emoji, "emoji-lines": load_emoji_lines}
+
+
+def load_task(cfg: Any) -> Task:
+    """Load the task named by `cfg.task` (a DataConfig)."""
+    if cfg.task not in TASKS:
+        raise ValueError(f"unknown data.task '{cfg.task}' (known: {', '.join(sorted(TASKS))})")
+    return TASKS[cfg.task](cfg)

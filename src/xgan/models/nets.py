@@ -1,0 +1,89 @@
+"""The networks the models are built from, each as its paper or reference implementation draws it.
+
+    encoder_layers, decoder_layers, discriminator   XGAN's layer table (seed 001); DTN's g and D reuse them
+    resnet_generator                                 Johnson et al.'s ResNet generator (CycleGAN, CUT, pix2pix's
+                                                     unpaired cousins)
+    encoder_decoder_generator                        DiscoGAN's 4x4 conv stack down to 4x4 and back
+    patch_discriminator                              the PatchGAN of pix2pix and CycleGAN
+
+Primitives (conv stages, norms, gradient reversal, the image pool, GAN losses) are in layers.py.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from xgan.models.layers import ProjectTo4x4, down, downsamplings, make_norm, scaled, up
+
+
+def encoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
+    """conv stages ending at 4x4x256, then FC -> FC: the last four entries are the ones 'partial' shares."""
+    stages = downsamplings(image_size)
+    channels = [scaled(256 // 2 ** (stages - 1 - i), width) for i in range(stages)]
+    convs = [down(c_in, c_out, norm, first=i == 0) for i, (c_in, c_out) in enumerate(zip([3, *channels], channels))]
+    fc1 = nn.Sequential(nn.Flatten(), nn.Linear(channels[-1] * 16, embedding_dim), nn.LeakyReLU(0.2, inplace=True))
+    fc2 = nn.Linear(embedding_dim, embedding_dim)
+    return [*convs, fc1, fc2]
+
+
+def decoder_layers(image_size: int, embedding_dim: int, width: float, norm: str) -> list[nn.Module]:
+    """1x1 -> 4x4x512, then transposed convs halving the channels up to image_size x 3: the first two are shared."""
+    stages = downsamplings(image_size)
+    channels = [scaled(512 // 2 ** i, width) for i in range(stages)] + [3]
+    project = nn.Sequential(nn.Unflatten(1, (embedding_dim, 1, 1)), ProjectTo4x4(embedding_dim, channels[0]),
+                            make_norm(norm, channels[0]), nn.ReLU(inplace=True))
+    ups = [up(c_in, c_out, norm, last=c_out == 3) for c_in, c_out in zip(channels, channels[1:])]
+    return [project, *ups]
+
+
+def discriminator(image_size: int, width: float, outputs: int = 1) -> nn.Sequential:
+    """Seed 001: 64x64x3 -> 32x32x16 -> 16x16x32 -> 8x8x32 -> 4x4x32 -> FC 1 (one fewer stage per halving)."""
+    stages = downsamplings(image_size)
+    channels = [scaled(c, width) for c in [16, 32, 32, 32, 32, 32][:stages]]
+    convs = [down(c_in, c_out, "none") for c_in, c_out in zip([3, *channels], channels)]
+    return nn.Sequential(*convs, nn.Flatten(), nn.Linear(channels[-1] * 16, outputs))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), make_norm(norm, channels), nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), make_norm(norm, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def resnet_generator(image_size: int, width: float, blocks: int, norm: str) -> nn.Sequential:
+    c1, c2, c3 = scaled(64, width), scaled(128, width), scaled(256, width)
+    blocks = blocks or (9 if image_size >= 256 else 6)
+    return nn.Sequential(
+        nn.ReflectionPad2d(3), nn.Conv2d(3, c1, 7), make_norm(norm, c1), nn.ReLU(inplace=True),
+        nn.Conv2d(c1, c2, 3, 2, 1), make_norm(norm, c2), nn.ReLU(inplace=True),
+        nn.Conv2d(c2, c3, 3, 2, 1), make_norm(norm, c3), nn.ReLU(inplace=True),
+        *[ResidualBlock(c3, norm) for _ in range(blocks)],
+        nn.ConvTranspose2d(c3, c2, 3, 2, 1, output_padding=1), make_norm(norm, c2), nn.ReLU(inplace=True),
+        nn.ConvTranspose2d(c2, c1, 3, 2, 1, output_padding=1), make_norm(norm, c1), nn.ReLU(inplace=True),
+        nn.ReflectionPad2d(3), nn.Conv2d(c1, 3, 7), nn.Tanh())
+
+
+def encoder_decoder_generator(image_size: int, width: float, norm: str) -> nn.Sequential:
+    """DiscoGAN: 4x4 stride-2 convs 64-128-256-512 down to 4x4 (at 64 px), transposed convs back up to pixels."""
+    stages = downsamplings(image_size)
+    channels = [scaled(min(64 * 2 ** i, 512), width) for i in range(stages)]
+    encoder = [down(c_in, c_out, norm, first=i == 0) for i, (c_in, c_out) in enumerate(zip([3, *channels], channels))]
+    decoder = [up(c_in, c_out, norm, last=c_out == 3) for c_in, c_out in zip(channels[::-1], [*channels[-2::-1], 3])]
+    return nn.Sequential(*encoder, *decoder)
+
+
+def patch_discriminator(image_size: int, width: float, norm: str) -> nn.Sequential:
+    """PatchGAN: 4x4 convs, stride 2 then 1, one real/fake score per receptive field (70x70 at 3 layers)."""
+    layers = 3 if image_size >= 64 else 2
+    channels = [scaled(64 * 2 ** i, width) for i in range(layers + 1)]
+    stack = [nn.Conv2d(3, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+    for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
+        stride = 2 if i < layers - 1 else 1
+        stack += [nn.Conv2d(c_in, c_out, 4, stride, 1), make_norm(norm, c_out), nn.LeakyReLU(0.2, inplace=True)]
+    return nn.Sequential(*stack, nn.Conv2d(channels[-1], 1, 4, 1, 1))

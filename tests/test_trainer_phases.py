@@ -1,0 +1,104 @@
+"""The Trainer runs whatever phases a model declares, as declared: Adam settings, update intervals, parameters
+built from data, and refuses declarations it cannot run."""
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from conftest import TINY_RUN, random_task
+from torch import nn
+
+from xgan.config import load_config
+from xgan.models import MODELS
+from xgan.models.base import Batch, Phase, TranslationModel, check_phases
+from xgan.trainer import Trainer
+
+
+@dataclass
+class ToyConfig:
+    name: str = "toy"
+    every: int = 1  # the generator's update interval
+    lazy: bool = False  # a head whose input size is read from the first batch (as CUT's projection heads)
+
+
+class Toy(TranslationModel):
+    config_class = ToyConfig
+
+    def __init__(self, cfg: ToyConfig, image_size: int, training: bool = True, pretrained: bool = True) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.g, self.d = nn.Conv2d(3, 3, 1), nn.Conv2d(3, 1, 1)
+        self.head: nn.Linear | None = None
+        self.calls: list[tuple[int, str]] = []
+
+    def setup(self, batch: Batch) -> None:
+        if self.cfg.lazy:
+            self.head = nn.Linear(batch.a[0].numel(), 2)
+
+    def phases(self) -> list[Phase]:
+        generator = [*self.g.parameters(), *(self.head.parameters() if self.head is not None else [])]
+        return [Phase("g", generator, lr=0.01, betas=(0.9, 0.99), every=self.cfg.every),
+                Phase("d", list(self.d.parameters()), critic=True)]
+
+    def losses(self, phase: str, batch: Batch):
+        self.calls.append(phase)
+        if phase == "d":
+            return {"real": (1.0, self.d(batch.b).pow(2).mean())}
+        loss = (self.g(batch.a) - batch.b).pow(2).mean()
+        if self.head is not None:
+            loss = loss + self.head(batch.a.flatten(1)).pow(2).mean()
+        return {"fit": (1.0, loss)}
+
+    def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
+        return self.g(x)
+
+
+@pytest.fixture
+def toy_trainer(monkeypatch, tmp_path):
+    monkeypatch.setitem(MODELS, "toy", Toy)
+
+    def make(*overrides: str, run: str = "run") -> Trainer:
+        config = load_config(None, ["model.name=toy", *TINY_RUN, "train.discriminator_lr=0.003",
+                                    f"run_dir={tmp_path / run}", *overrides])
+        return Trainer(config, task=random_task())
+    return make
+
+
+def test_each_phase_gets_its_declared_adam_settings_and_a_critic_the_discriminator_rate(toy_trainer):
+    trainer = toy_trainer()
+    g, d = (trainer.optimizers[name].param_groups[0] for name in ("g", "d"))
+    assert (g["lr"], g["betas"]) == (0.01, (0.9, 0.99))
+    assert (d["lr"], d["betas"]) == (0.003, (0.5, 0.999))  # train.discriminator_lr, train.beta1/beta2
+
+
+def test_a_phase_runs_at_its_interval_and_the_others_every_step(toy_trainer):
+    trainer = toy_trainer("train.steps=6", "model.every=3")
+    trainer.fit()
+    assert trainer.model.calls == ["g", "d", "d", "d", "g", "d", "d", "d"]  # steps 0 and 3 update g
+
+
+def test_parameters_built_from_the_first_batch_are_trained_and_resumed(toy_trainer):
+    straight = toy_trainer("train.steps=4", "model.lazy=true", run="straight")
+    assert straight.model.head.in_features == 3 * 16 * 16
+    before = straight.model.head.weight.detach().clone()
+    straight.fit()
+    assert not torch.equal(before, straight.model.head.weight)
+    first = toy_trainer("train.steps=2", "model.lazy=true", run="resumed")
+    first.fit()
+    resumed = Trainer(load_config(str(first.run_dir / "config.yaml"), ["train.steps=4"]), resume=first.run_dir,
+                      task=random_task())
+    resumed.fit()
+    assert torch.equal(resumed.model.head.weight, straight.model.head.weight)
+
+
+def test_phase_declarations_the_trainer_cannot_run_are_refused():
+    a, b = nn.Linear(2, 2), nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="unique"):
+        check_phases([Phase("g", list(a.parameters())), Phase("g", list(b.parameters()))])
+    with pytest.raises(ValueError, match="in both phase 'g' and phase 'd'"):
+        check_phases([Phase("g", list(a.parameters())), Phase("d", [*a.parameters(), *b.parameters()])])
+    with pytest.raises(ValueError, match="no parameters"):
+        check_phases([Phase("g", list(a.parameters())), Phase("d", [])])
+    with pytest.raises(ValueError, match="every"):
+        check_phases([Phase("g", list(a.parameters()), every=0)])
+    check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), critic=True)])
