@@ -130,3 +130,17 @@ def test_a_circle_of_bases_and_an_unknown_base_are_refused_naming_the_file(tmp_p
     with pytest.raises(ConfigError, match="mine.yaml: base .* is not a preset"):
         load_config(str(mine))
 
+
+
+def test_a_config_saved_before_the_adaptation_terms_moved_still_loads(tmp_path):
+    """Every XGAN run saved before December 2026 names model.task_classes etc.; their runs must stay loadable."""
+    old = tmp_path / "config.yaml"
+    old.write_text("model:\n  name: xgan\n  task_classes: 7\n  tower_deform: 2.0\n"
+                   "  weights:\n    task_tower: 1.0\n    teacher_consistency: 0.0\n")
+    config = load_config(str(old))
+    assert (config.model.adaptation.task_classes, config.model.adaptation.tower_deform) == (7, 2.0)
+    assert config.model.adaptation.task_tower == 1.0
+    assert load_config(str(old), ["model.weights.target_pseudo_label=0.5"]).model.adaptation.target_pseudo_label == 0.5
+    old.write_text("model:\n  name: xgan\n  weights:\n    teacher_consistency: 1.0\n")
+    with pytest.raises(ConfigError, match="teacher_consistency=1.0, but that term was removed"):
+        load_config(str(old))

@@ -201,14 +201,34 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] = ()) ->
     model_name = OmegaConf.select(dotlist, "model.name") or OmegaConf.select(source, "model.name") or "xgan"
     if model_name not in MODELS:
         raise ConfigError(f"unknown model.name '{model_name}' (known: {', '.join(sorted(MODELS))})")
-    schema = OmegaConf.structured(Config(model=MODELS[model_name].config_class()))
+    config_class = MODELS[model_name].config_class
+    schema = OmegaConf.structured(Config(model=config_class()))
     try:
+        for layer, name in ((source, preset_or_path or "config"), (dotlist, "overrides")):
+            if isinstance(layer.get("model"), DictConfig):
+                move_keys(layer.model, getattr(config_class, "moved_keys", {}), name)
         merged = OmegaConf.merge(schema, source, dotlist)
         config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         where = f"{preset_or_path}: " if preset_or_path else ""
         raise ConfigError(f"{where}{_describe(e)}") from None
     return config
+
+
+def move_keys(model: DictConfig, moved: dict[str, str | None], source: str) -> None:
+    """Keys of the `model:` section that the model has moved since a config was written (its config class's
+    `moved_keys`: old -> new, or None where a term was removed), put where they live now, so saved runs load."""
+    for old, new in moved.items():
+        parent, _, leaf = old.rpartition(".")
+        node = OmegaConf.select(model, parent) if parent else model
+        if not isinstance(node, DictConfig) or leaf not in node:
+            continue
+        value = node[leaf]
+        del node[leaf]
+        if new is None and value:
+            raise ConfigError(f"{source}: model.{old}={value}, but that term was removed (see README)")
+        if new is not None:
+            OmegaConf.update(model, new, value, force_add=True)
 
 
 def _describe(e: OmegaConfBaseException) -> str:

@@ -103,3 +103,12 @@ def test_a_deforming_tower_reads_deformed_copies_of_the_source_and_trains_the_en
     assert next(deforming.e1.parameters()).grad.abs().sum() > 0
     with pytest.raises(ValueError, match="tower_deform"):
         load_config("digits", ["model.adaptation.tower_deform=-1"])
+
+
+def test_a_tower_saved_under_its_old_name_loads_into_the_adaptation_module():
+    saved = tiny(adaptation={"task_tower": 1.0}).state_dict()
+    old = {k.replace("adaptation.task_tower.", "task_tower."): v for k, v in saved.items()}
+    model = tiny(adaptation={"task_tower": 1.0})
+    nn.init.zeros_(model.adaptation.task_tower.weight)
+    model.load_state_dict(old)
+    assert torch.equal(model.adaptation.task_tower.weight, saved["adaptation.task_tower.weight"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,14 @@ class XGANConfig:
     teacher_weights: str = ""  # optional safetensors file loaded into the teacher
     weights: XGANWeights = field(default_factory=XGANWeights)
     adaptation: AdaptationConfig = field(default_factory=AdaptationConfig)  # models/adaptation.py
+    # where the keys of configs saved before the add-ons moved to `adaptation` (December 2026) live now; read by
+    # config.move_keys, so saved runs and old overrides still load
+    moved_keys: ClassVar[dict[str, str | None]] = {
+        **{f"weights.{k}": f"adaptation.{k}" for k in ("task_tower", "target_entropy", "target_diversity",
+                                                         "target_pseudo_label", "invariance")},
+        **{k: f"adaptation.{k}" for k in ("task_classes", "tower_deform", "target_warmup_steps",
+                                          "pseudo_label_threshold")},
+        "weights.teacher_consistency": None}
 
     def __post_init__(self) -> None:
         if self.sharing not in SHARING:
@@ -121,6 +130,11 @@ class XGAN(TranslationModel):
         if cfg.adaptation.on:
             self.adaptation = DomainAdaptation(cfg.adaptation, cfg.embedding_dim)
             self.label_classes_a = self.adaptation.label_classes
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Checkpoints saved before the add-ons moved (December 2026) hold the tower as task_tower.*."""
+        state_dict = {("adaptation." + k if k.startswith("task_tower.") else k): v for k, v in state_dict.items()}
+        return super().load_state_dict(state_dict, strict, assign)
 
     # -- the maps a user calls -----------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, domain: str) -> torch.Tensor:
