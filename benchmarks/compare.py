@@ -32,8 +32,19 @@ from xgan.data.task import to_model_range
 from xgan.samples import labelled_grid
 from xgan.trainer import Trainer
 
-MODELS = [("XGAN", "{task}"), ("DTN", "dtn-{task}"), ("fine-tuned DTN", "dtn-finetuned-{task}"),
-          ("CycleGAN", "cyclegan-{task}")]
+# labels of the presets named in README's tables; any other `<name>-<task>` preset is compared under its name
+LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN"}
+
+
+def compared(task: str) -> list[tuple[str, str]]:
+    """(label, preset) of every shipped preset for `task`: `<task>` is XGAN's, `<name>-<task>` another model's, so
+    a model is compared as soon as it has a preset."""
+    from xgan.config import preset_names
+
+    presets = [p for p in preset_names() if p == task or p.endswith(f"-{task}")]
+    labels = {pattern.format(task=task): label for pattern, label in LABELS.items()}
+    known = [p for p in labels if p in presets]  # README's order first
+    return [(labels.get(p, p.removesuffix(f"-{task}")), p) for p in known + sorted(set(presets) - set(known))]
 CALIBRATION_STEPS = 6
 
 
@@ -134,13 +145,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     rows, runs = [], []
-    from xgan.config import preset_names
-
-    for label, pattern in MODELS:
-        preset = pattern.format(task=args.task)
-        if preset not in preset_names():
-            print(f"{label}: no preset {preset}, left out", flush=True)
-            continue
+    for label, preset in compared(args.task):
         slug = preset.replace("-", "_")
         per_step = cpu_seconds_per_step(preset, out / f"{slug}_calibration")
         steps = max(1, int(args.cpu_minutes * 60 / per_step))
@@ -160,7 +165,7 @@ def main() -> int:
 
     RESULTS.mkdir(exist_ok=True)
     picture = RESULTS / f"compare_{args.task}.png"
-    side_by_side(runs, load_config(MODELS[0][1].format(task=args.task)).data).save(picture)
+    side_by_side(runs, load_config(compared(args.task)[0][1]).data).save(picture)
     seeds = f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
     threads = f" --threads {args.threads}" if args.threads else ""
     text = (f"`python benchmarks/compare.py --task {args.task} --cpu-minutes {args.cpu_minutes:g}{seeds}{threads}`: each "

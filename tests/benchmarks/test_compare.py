@@ -5,12 +5,12 @@ import pytest
 from conftest import TINY_MODEL, TINY_RUN
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
-from compare import MODELS, cpu_seconds_per_step  # noqa: E402
+from compare import compared, cpu_seconds_per_step  # noqa: E402
 
 from xgan.config import load_config  # noqa: E402
 
 
-@pytest.mark.parametrize("preset", [preset.format(task="digits") for _, preset in MODELS])
+@pytest.mark.parametrize("preset", [preset for _, preset in compared("digits")])
 def test_the_calibration_step_runs_every_compared_preset(preset, tmp_path):
     """compare.py sizes each model's budget from a few timed steps, which must run on the presets as shipped
     (the XGAN preset's batches carry domain A's labels for its task tower)."""
@@ -27,3 +27,8 @@ def test_the_mean_row_averages_every_seed_and_says_how_many():
     mean = mean_row("XGAN", rows)
     assert mean["metrics"] == {"gt_top1_pixel_ab": pytest.approx(0.15)}  # kid_ab is missing from seed 1
     assert mean["train_cpu_min"] == 6 and "mean of 2 seeds" in mean["label"]
+
+
+def test_every_preset_of_a_task_is_compared_and_readme_labels_come_first():
+    assert [label for label, _ in compared("digits")] == ["XGAN", "DTN", "fine-tuned DTN", "CycleGAN"]
+    assert [preset for _, preset in compared("emoji")] == ["emoji", "dtn-emoji", "cyclegan-emoji"]
