@@ -135,6 +135,9 @@ class Trainer:
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
+        if cfg.eval_gan_bound and self.world.distributed:  # rank 0 alone evaluates; the rival's losses all-reduce
+            raise ValueError("train.eval_gan_bound > 0 is not supported under torchrun; compute the bound afterwards "
+                             "with xgan eval --gan-bound STEPS")
         self.parallel = wrap(self.model, self.device, self.world)
         shard = (self.world.rank, self.world.size)
         data = config.data
@@ -384,6 +387,11 @@ class Trainer:
         if self._evaluator is None:  # built on first use: it may train (and cache) the judging classifiers
             self._evaluator = Evaluator(self.task, self.config.data.task, cfg.eval_count, device=self.device)
         metrics = self._evaluator(self.model).metrics
+        if cfg.eval_gan_bound:
+            from xgan.evaluation.gan_bound import gan_bound
+
+            metrics |= gan_bound(self.model, {"a": self.task.train_a, "b": self.task.train_b}, self._evaluator.images,
+                                 steps=cfg.eval_gan_bound, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
         self.log_scalars({f"eval/{name}": value for name, value in metrics.items()})
         log.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         if cfg.best_metric:

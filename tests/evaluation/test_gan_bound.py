@@ -41,7 +41,7 @@ def sets():
 
 def test_a_rival_that_never_moves_agrees_exactly():
     train, test = sets()
-    assert gan_bound(OneWay(pinned=False), train, test, steps=0, noise=0.0) == {"gan_bound_ab": 0.0}
+    assert gan_bound(OneWay(pinned=False), train, test, steps=0, noise=0.0) == {"gan_bound_ab": 0.0, "gan_bound": 0.0}
 
 
 def test_the_bound_is_small_where_the_loss_pins_the_translation_and_large_where_it_does_not():
@@ -66,6 +66,20 @@ def test_an_xgan_gets_a_bound_in_both_directions(tiny_config):
     from xgan.models import build_model
     model = build_model(tiny_config("model.weights.gan=0.1"))
     train, test = sets()
+    state = torch.get_rng_state()
     bound = gan_bound(model, train, test, steps=2, batch_size=8)
-    assert set(bound) == {"gan_bound_ab", "gan_bound_ba"}
+    assert set(bound) == {"gan_bound_ab", "gan_bound_ba", "gan_bound"}
     assert all(0 < v < 1 for v in bound.values())
+    assert bound["gan_bound"] == (bound["gan_bound_ab"] + bound["gan_bound_ba"]) / 2
+    assert torch.equal(torch.get_rng_state(), state)  # a bound computed during training leaves the run as it was
+
+
+def test_training_can_keep_its_best_checkpoint_by_the_bound(tiny_config):
+    """train.eval_gan_bound puts the bound beside the other evaluations, so train.best_metric can use it."""
+    from conftest import random_task
+    from xgan.trainer import Trainer
+
+    trainer = Trainer(tiny_config("model.weights.gan=0.1", "train.steps=2", "train.eval_every=2", "train.eval_count=8",
+                                  "train.eval_gan_bound=2", "train.best_metric=gan_bound"), task=random_task())
+    trainer.fit()
+    assert trainer.best["metric"] == "gan_bound" and 0 < trainer.best["value"] < 1

@@ -38,8 +38,16 @@ def disagreement(model: TranslationModel, rival: TranslationModel, x: torch.Tens
 def gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[str, torch.Tensor], steps: int = 100,
               weight: float = 0.1, lr: float = 2e-4, noise: float = 0.01, batch_size: int = 32,
               seed: int = 0) -> dict[str, float]:
-    """gan_bound_<source><target> for each direction the model translates; `train` holds uint8 training sets by
-    domain, `test` model-range test images by domain. The model itself is left as it was."""
+    """gan_bound_<source><target> for each direction the model translates, and gan_bound, their mean; `train`
+    holds uint8 training sets by domain, `test` model-range test images by domain. The model itself is left as it
+    was, and so are the random generators (a bound computed during training does not change the run)."""
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return _gan_bound(model, train, test, steps, weight, lr, noise, batch_size, seed)
+
+
+def _gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[str, torch.Tensor], steps: int,
+               weight: float, lr: float, noise: float, batch_size: int, seed: int) -> dict[str, float]:
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     rival = copy.deepcopy(model).train()
@@ -72,6 +80,7 @@ def gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[st
                 optimizer.step()
         rival.eval()
         with torch.no_grad():
-            return {f"gan_bound_{d}{other(d)}": float(disagreement(model, rival, test[d], other(d))) for d in sources}
+            bounds = {f"gan_bound_{d}{other(d)}": float(disagreement(model, rival, test[d], other(d))) for d in sources}
+        return bounds | {"gan_bound": sum(bounds.values()) / len(bounds)}
     finally:
         model.train(was_training)
