@@ -88,18 +88,29 @@ class Scorer:
         return scores
 
 
+def healthy(point: dict) -> bool:
+    """Not collapsed by the alarm's rule: a checkpoint training would have warned about is left to the alarm."""
+    return point["scores"]["domain"]["collapse_spread_min"] >= SPREAD_THRESHOLD
+
+
 def table(points: dict[str, list[dict]]) -> str:
-    tasks = sorted(points)
-    header = ["criterion (larger predicts worse)", *[f"ρ on {t} ({len(points[t])} checkpoints)" for t in tasks]]
+    """A column per task over all its checkpoints, and one over those the collapse alarm passes."""
+    columns = []
+    for t in sorted(points):
+        columns.append((f"ρ on {t}, all ({len(points[t])})", points[t]))
+        kept = [p for p in points[t] if healthy(p)]
+        if len(kept) < len(points[t]):
+            columns.append((f"ρ on {t}, not collapsed ({len(kept)})", kept))
+    header = ["criterion (larger predicts worse)", *[name for name, _ in columns]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for criterion, (kind, metric, sign) in CRITERIA.items():
         cells = []
-        for t in tasks:
-            values = [(both_ways(p["scores"].get(kind, {}), metric), p["error"]) for p in points[t]]
+        for _, column in columns:
+            values = [(both_ways(p["scores"].get(kind, {}), metric), p["error"]) for p in column]
             pairs = [(sign * v, e) for v, e in values if v is not None]
             cells.append(f"{spearmanr(*zip(*pairs)).statistic:+.2f}" if len(pairs) > 2 else "–")
         lines.append(f"| {criterion} | " + " | ".join(cells) + " |")
-    errors = "; ".join(f"{t}: {points[t][0]['error_name']}" for t in tasks)
+    errors = "; ".join(f"{t}: {points[t][0]['error_name']}" for t in sorted(points))
     return "\n".join(lines) + f"\n\nTrue error ({errors}).\n"
 
 

@@ -26,3 +26,14 @@ def test_the_true_error_is_retrieval_where_pairs_are_known_else_class_preservati
     assert true_error({"gt_top1_pixel_ab": 0.25, "gt_top1_pixel_ba": 0.75, "class_preservation_ab": 0.5})[1] == 0.5
     assert true_error({"class_preservation_ab": 0.75})[1] == 0.25  # a one-way model: A->B alone
     assert "class preservation" in true_error({"class_preservation_ab": 0.75})[0]
+
+
+def test_collapsed_checkpoints_get_a_column_of_their_own_left_out():
+    """A collapsed checkpoint (spread below the alarm's threshold) is the alarm's to catch; the criteria are also
+    ranked without it."""
+    points = {"emoji": [point(e, s, spread) for e, s, spread in
+                        ((0.9, 0.5, 0.9), (0.8, 0.4, 0.9), (0.7, 0.3, 0.9), (0.99, 0.0, 0.0))]}
+    header = table(points).splitlines()[0]
+    assert "ρ on emoji, all (4)" in header and "ρ on emoji, not collapsed (3)" in header
+    semantic = next(line for line in table(points).splitlines() if line.startswith("| semantic distance"))
+    assert semantic.split(" | ")[2].strip(" |") == "+1.00"  # perfect once the collapsed one is left out
