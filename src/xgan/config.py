@@ -95,6 +95,9 @@ class TrainConfig:
     # > 0: each evaluation also computes the GAN bound (evaluation/gan_bound.py, label-free) with this many rival
     # updates, as gan_bound_ab, gan_bound_ba and their mean gan_bound
     eval_gan_bound: int = 0
+    # auto: KID/FID in the judges' features where the task has class labels, else in a domain classifier's;
+    # domain: in the domain classifier's always (label-free, and the space the model-selection table measured)
+    eval_features: str = "auto"
     # Collapse alarm (evaluation/collapse.py) on fixed test images: None checks at sample_every, when the grid a
     # user looks at is drawn (the check costs one forward pass of 32 images per domain); 0 never
     collapse_every: Optional[int] = None
@@ -108,6 +111,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ("stop", "skip"):
             raise ConfigError(f"train.on_nonfinite must be 'stop' or 'skip', not '{self.on_nonfinite}'")
+        if self.eval_features not in ("auto", "domain"):
+            raise ConfigError(f"train.eval_features must be 'auto' or 'domain', not '{self.eval_features}'")
         if self.on_collapse not in ("warn", "stop"):
             raise ConfigError(f"train.on_collapse must be 'warn' or 'stop', not '{self.on_collapse}'")
         if self.collapse_every is not None and self.collapse_every < 0:

@@ -385,7 +385,11 @@ class Trainer:
 
         cfg = self.config.train
         if self._evaluator is None:  # built on first use: it may train (and cache) the judging classifiers
-            self._evaluator = Evaluator(self.task, self.config.data.task, cfg.eval_count, device=self.device)
+            from xgan.evaluation.features import domain_classifier_space
+
+            name = self.config.data.task
+            features = domain_classifier_space(self.task, name) if cfg.eval_features == "domain" else None
+            self._evaluator = Evaluator(self.task, name, cfg.eval_count, features, device=self.device)
         metrics = self._evaluator(self.model).metrics
         if cfg.eval_gan_bound:
             from xgan.evaluation.gan_bound import gan_bound
