@@ -160,8 +160,9 @@ class Evaluator:
                 m[f"semantic_distance_{source}"] = float(distances.mean())
         if len(result.semantic_distances) == 2:
             m["semantic_distance"] = (m["semantic_distance_a"] + m["semantic_distance_b"]) / 2
-        kids = [m[f"kid_{d}"] for d in ("ab", "ba") if f"kid_{d}" in m]
-        m["kid"] = sum(kids) / len(kids)  # one number over the directions translated: a model-selection criterion
+        for name in ("kid", "fid"):  # one number over the directions translated: model-selection criteria
+            values = [m[f"{name}_{d}"] for d in ("ab", "ba") if f"{name}_{d}" in m]
+            m[name] = sum(values) / len(values)
         reconstructions = {d: batched(lambda x: model.reconstruct(x, d), x) for d, x in self.images.items()
                            if model.reconstruct(x[:1], d) is not None}
         collapse = collapse_from_outputs(self.images, result.translations, reconstructions)
