@@ -2,8 +2,8 @@
 
 A model declares its phases (models/base.py: which parameters each optimiser updates, with which Adam settings,
 how often) and `losses(phase, batch)`; each step runs every due phase in turn on the sum of its weighted loss
-terms. The Trainer knows no model and no phase by name. Batches are a pure function of (seed, step), and checkpoints hold the
-optimiser and RNG states, so `--resume` continues exactly where the run stopped.
+terms. The Trainer knows no model and no phase by name. Batches are a pure function of (seed, step), and
+checkpoints hold the optimiser and RNG states, so `--resume` continues exactly where the run stopped.
 """
 
 from __future__ import annotations
