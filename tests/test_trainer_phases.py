@@ -102,3 +102,10 @@ def test_phase_declarations_the_trainer_cannot_run_are_refused():
     with pytest.raises(ValueError, match="every"):
         check_phases([Phase("g", list(a.parameters()), every=0)])
     check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), critic=True)])
+
+
+def test_the_trainer_refuses_a_model_that_repeats_a_phase_name(toy_trainer, monkeypatch):
+    monkeypatch.setattr(Toy, "phases", lambda self: [Phase("g", list(self.g.parameters())),
+                                                     Phase("g", list(self.d.parameters()))])
+    with pytest.raises(ValueError, match="unique"):
+        toy_trainer()

@@ -125,8 +125,9 @@ class Trainer:
             for module in self.model.modules():
                 if isinstance(module, nn.Sequential) and not any(isinstance(m, nn.Sequential) for m in module.children()):
                     module.compile()
-        self.phases = {phase.name: phase for phase in self.model.phases()}
-        check_phases(list(self.phases.values()))
+        phases = self.model.phases()
+        check_phases(phases)  # before the dict below, which would hide a repeated name
+        self.phases = {phase.name: phase for phase in phases}
         self.optimizers = {name: make_optimizer(phase.parameters, self.phase_lr(phase),
                                                 phase.betas or (cfg.beta1, cfg.beta2), self.device)
                            for name, phase in self.phases.items()}
