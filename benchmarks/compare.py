@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from quality import RESULTS, train_and_score
+from quality import RESULTS, mean_metrics, train_and_score
 from readme_block import publish
 
 from xgan.checkpoint import load_trained
@@ -85,8 +85,7 @@ def side_by_side(runs: list[tuple[str, Path]], task_config, count: int = 10, sca
 
 def mean_row(label: str, rows: list[dict]) -> dict:
     """The seeds' mean of every metric and figure (a metric missing from one seed is left out)."""
-    metrics = {k: float(np.mean([r["metrics"][k] for r in rows])) for k in rows[0]["metrics"]
-               if all(k in r["metrics"] for r in rows)}
+    metrics = mean_metrics(rows)
     figures = {k: float(np.mean([r[k] for r in rows])) for k in ("images_per_s", "train_cpu_min", "train_wall_min")}
     return {**rows[0], **figures, "metrics": metrics, "label": f"**{label}, mean of {len(rows)} seeds**"}
 

@@ -103,12 +103,16 @@ def scored_run(preset: str, overrides: list[str], run_dir: Path) -> dict:
     return result
 
 
+def mean_metrics(results: list[dict]) -> dict[str, float]:
+    """Each metric averaged over the runs; a metric missing from one run is left out."""
+    return {name: sum(r["metrics"][name] for r in results) / len(results)
+            for name in results[0]["metrics"] if all(name in r["metrics"] for r in results)}
+
+
 def mean_result(results: list[dict]) -> dict:
     """Every figure averaged over the runs (a metric missing from one run is left out)."""
-    metrics = {name: sum(r["metrics"][name] for r in results) / len(results)
-               for name in results[0]["metrics"] if all(name in r["metrics"] for r in results)}
     return {key: sum(r[key] for r in results) / len(results) for key in results[0] if key != "metrics"} | {
-        "metrics": metrics}
+        "metrics": mean_metrics(results)}
 
 
 def seeds_summary(preset: str, command: str, seeds: list[int], results: list[dict]) -> str:
