@@ -4,17 +4,21 @@
     python benchmarks/compare.py --task emoji  [--cpu-minutes 10] [--readme]     (models with a preset for the task)
     python benchmarks/compare.py --task emoji --seeds 0 1 2 --threads 1     every model with each train.seed: a row
                                                                                per seed and their mean
+    python benchmarks/compare.py --task digits --presets dualgan-digits       train one model; the others' rows come
+                                                                               from results/compare_digits.json
 
 For each model it times a few training steps, sets train.steps to fill the budget (CPU seconds of this process,
 all threads), trains with the model's shipped preset, and scores the final checkpoint on the full test splits
-with xgan eval's metrics. Writes benchmarks/results/compare_<task>.md (the table) and compare_<task>.png (the
-same test inputs translated by each model), and with --readme puts both into README.md.
+with xgan eval's metrics. Writes benchmarks/results/compare_<task>.json (each preset's rows and run, updated after
+each model), compare_<task>.md (the table) and compare_<task>.png (the same test inputs translated by each model
+whose run directory still exists), and with --readme puts both into README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -130,6 +134,22 @@ def ground_truth_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cached_rows(task: str) -> dict:
+    """compare_<task>.json: per preset, the budget it was trained for, its rows and its run directory, so that
+    `--presets` trains only some models and the table keeps the others' rows."""
+    path = RESULTS / f"compare_{task}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def header(entries: list[dict]) -> str:
+    """The commands that produced the rows (one per distinct budget, seeds and threads)."""
+    commands = []
+    for entry in entries:
+        if entry["command"] not in commands:
+            commands.append(entry["command"])
+    return "; ".join(f"`{c}`" for c in commands)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="digits")
@@ -137,14 +157,25 @@ def main() -> int:
     parser.add_argument("--out", default="/tmp/xgan_compare", help="run directories go here")
     parser.add_argument("--readme", action="store_true", help="also write the table and picture into README.md")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="train.seed of each run [0]")
+    parser.add_argument("--presets", nargs="+", help="train only these presets; the other models' rows are read "
+                                                     "from benchmarks/results/compare_<task>.json if trained for "
+                                                     "the same CPU budget [all]")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1: no thread spins on a loaded machine, "
                                                     "which would count as CPU time)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    rows, runs = [], []
-    for label, preset in compared(args.task):
+    every = compared(args.task)
+    unknown = set(args.presets or []) - {preset for _, preset in every}
+    if unknown:
+        parser.error(f"not a preset of task {args.task}: {sorted(unknown)} (these are: {[p for _, p in every]})")
+    seeds = f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
+    threads = f" --threads {args.threads}" if args.threads else ""
+    command = f"python benchmarks/compare.py --task {args.task} --cpu-minutes {args.cpu_minutes:g}{seeds}{threads}"
+    for label, preset in every:
+        if args.presets and preset not in args.presets:
+            continue
         slug = preset.replace("-", "_")
         per_step = cpu_seconds_per_step(preset, out / f"{slug}_calibration")
         steps = max(1, int(args.cpu_minutes * 60 / per_step))
@@ -159,23 +190,35 @@ def main() -> int:
                           images_per_s=2 * config.train.batch_size * steps / (60 * result["train_wall_min"]))
             seeded.append(result)
             print(json.dumps(result), flush=True)
-        rows += seeded if len(seeded) == 1 else [*seeded, mean_row(label, seeded)]
-        runs.append((label, out / slug))
+        cache = cached_rows(args.task)  # read again: another compare.py may have added a model meanwhile
+        cache[preset] = {"cpu_minutes": args.cpu_minutes, "command": command, "run": str(out / slug),
+                         "rows": seeded if len(seeded) == 1 else [*seeded, mean_row(label, seeded)]}
+        RESULTS.mkdir(exist_ok=True)
+        partial = RESULTS / f"compare_{args.task}.json.partial"  # replaced whole: a kill leaves the old file
+        partial.write_text(json.dumps(cache, indent=1))
+        os.replace(partial, RESULTS / f"compare_{args.task}.json")
 
-    RESULTS.mkdir(exist_ok=True)
+    entries, cache = [], cached_rows(args.task)
+    for label, preset in every:
+        entry = cache.get(preset)
+        if entry is None or entry["cpu_minutes"] != args.cpu_minutes:
+            print(f"{preset}: no row for {args.cpu_minutes:g} CPU-minutes (train it with --presets {preset})")
+            continue
+        entries.append({**entry, "label": label})
+    rows = [row for entry in entries for row in entry["rows"]]
+    runs = [(entry["label"], Path(entry["run"])) for entry in entries if (Path(entry["run"]) / "checkpoints").is_dir()]
+    missing = [entry["label"] for entry in entries if (entry["label"], Path(entry["run"])) not in runs]
     picture = RESULTS / f"compare_{args.task}.png"
-    side_by_side(runs, load_config(compared(args.task)[0][1]).data).save(picture)
-    seeds = f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
-    threads = f" --threads {args.threads}" if args.threads else ""
-    text = (f"`python benchmarks/compare.py --task {args.task} --cpu-minutes {args.cpu_minutes:g}{seeds}{threads}`: each "
-            f"model trained with its shipped preset for {args.cpu_minutes:g} CPU-minutes ({torch.get_num_threads()} "
-            f"threads, no GPU), "
+    side_by_side(runs, load_config(every[0][1]).data).save(picture)
+    shown = f" (not shown, their runs are gone: {', '.join(missing)})" if missing else ""
+    text = (f"{header(entries)}: each "
+            f"model trained with its shipped preset for {args.cpu_minutes:g} CPU-minutes (no GPU), "
             "scored on the full test splits; KID (digits) in each target judge's LeNet feature space (not Inception); "
             "top-1 and SSIM (emoji) against each test image's true counterpart, in 64 px pixel space, with the "
             "untranslated input's figure in brackets; category preservation reads the emoji categories (evaluation "
             "only). "
             "Train images/s counts the images of both domains. Parameters: the trained ones (not frozen teachers "
-            "or DTN's fixed f).\n\n" + table(rows) + f"\n![the same test inputs translated by each model]"
+            "or DTN's fixed f).\n\n" + table(rows) + f"\n![the same test inputs translated by each model{shown}]"
             f"(benchmarks/results/{picture.name})\n")
     (RESULTS / f"compare_{args.task}.md").write_text(text)
     publish(text, f"compare_{args.task}" if args.readme else None)
