@@ -61,16 +61,32 @@ class Translator:
         self._index = None
 
     @torch.no_grad()
-    def translate(self, images: ImageLike, to: str = "b", size: str = "input") -> ImageLike:
-        """Images of domain `other(to)` translated into domain `to` ('a' or 'b')."""
+    def translate(self, images: ImageLike, to: str = "b", size: str = "input",
+                  style: torch.Tensor | None = None) -> ImageLike:
+        """Images of domain `other(to)` translated into domain `to` ('a' or 'b'). `style`: (n, style_dim) codes
+        for multimodal models (e.g. from `sample_style`), one per image; None: the model's default."""
         other(to)
         if to not in self.model.directions:
             raise ValueError(f"this {self.config.model.name} model translates only into {self.model.directions}")
         if size not in ("input", "model"):
             raise ValueError(f"size must be 'input' or 'model', not {size!r}")
         pictures, restore = as_pictures(images)
-        y = to_uint8(self.model.translate(self.model_input(pictures), to=to)).cpu()
+        if style is not None:
+            if not self.model.style_dim:
+                raise ValueError(f"this {self.config.model.name} model has no style codes")
+            if tuple(style.shape) != (len(pictures), self.model.style_dim):
+                raise ValueError(f"style must be ({len(pictures)}, {self.model.style_dim}): one code per image, "
+                                 f"not {tuple(style.shape)}")
+            style = style.to(self.device)
+        y = to_uint8(self.model.translate(self.model_input(pictures), to=to, style=style)).cpu()
         return restore(y, size == "input")
+
+    def sample_style(self, count: int, to: str = "b", seed: int | None = None) -> torch.Tensor:
+        """`count` random style codes of domain `to` (multimodal models), reproducible with `seed`."""
+        if not self.model.style_dim:
+            raise ValueError(f"this {self.config.model.name} model has no style codes")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        return self.model.sample_style(count, to, generator)
 
     @torch.no_grad()
     def embed(self, images: ImageLike, domain: str = "a") -> torch.Tensor:

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--out", required=True, help="output folder (PNG files, same relative names)")
     add_device(translate)
     translate.add_argument("--batch-size", type=positive_int, default=64)
+    translate.add_argument("--samples", type=positive_int, default=1,
+                           help="multimodal models (style codes: MUNIT, DRIT++, Augmented CycleGAN): K outputs per "
+                                "input, each from a random style code, written NAME_to_b_<k>.png [1: the model's "
+                                "default style]")
+    translate.add_argument("--seed", type=int, default=0, help="seeds the random style codes of --samples [0]")
 
     evaluate = commands.add_parser("eval", help="score a checkpoint: metrics.json, report.md and grids",
                                    description="Score a checkpoint on its task's test splits: class preservation "
@@ -196,6 +201,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
     model, config, _ = load_trained(args.checkpoint, device)
     if args.to not in model.directions:
         raise ValueError(f"model '{config.model.name}' translates only into {list(model.directions)}, not --to {args.to}")
+    if args.samples > 1 and not model.style_dim:
+        raise ValueError(f"model '{config.model.name}' has no style codes: one output per input, not --samples "
+                         f"{args.samples}")
+    generator = torch.Generator().manual_seed(args.seed)
     size, source = config.data.image_size, Path(args.input)
     unreadable: dict[str, str] = {}
     paths = find_images(source, unreadable)
@@ -223,12 +232,17 @@ def cmd_translate(args: argparse.Namespace) -> int:
         if not images:
             continue
         x = model_input(images).to(device)
-        with torch.no_grad():
-            y = to_uint8(model.translate(x, to=args.to)).permute(0, 2, 3, 1).cpu().numpy()
-        for path, pixels in zip(batch_paths, y):
-            atomic_write(out_dir / names[path], lambda tmp, p=pixels: Image.fromarray(p).save(tmp, format="PNG"),
-                         suffix=".png")
-            written += 1
+        for k in range(args.samples):
+            style = None
+            if args.samples > 1:  # drawn on the CPU from one generator: the same codes on every device
+                style = model.sample_style(len(x), args.to, generator).to(device)
+            with torch.no_grad():
+                y = to_uint8(model.translate(x, to=args.to, style=style)).permute(0, 2, 3, 1).cpu().numpy()
+            for path, pixels in zip(batch_paths, y):
+                name = names[path] if args.samples == 1 else names[path].with_name(f"{names[path].stem}_{k}.png")
+                atomic_write(out_dir / name, lambda tmp, p=pixels: Image.fromarray(p).save(tmp, format="PNG"),
+                             suffix=".png")
+        written += len(batch_paths)
     problems = [f"{len(failed)} file(s) failed"] * bool(failed) + [f"{len(unreadable)} folder(s) unreadable"] * bool(unreadable)
     print(f"translated {written} of {len(paths)} image(s) into {out_dir}" + (f"; {', '.join(problems)}" if problems else ""))
     return 1 if failed or unreadable else 0

@@ -78,8 +78,9 @@ class TranslationModel(nn.Module):
         """Build parameters that depend on the data, before the optimisers are made (and before a resume loads
         them). Called once, with the first batch."""
 
-    def sample_style(self, count: int, domain: str) -> torch.Tensor:
-        """Random style codes of `domain` (models with style_dim > 0)."""
+    def sample_style(self, count: int, domain: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Random style codes of `domain` (models with style_dim > 0), (count, style_dim) on the CPU, drawn from
+        `generator` (torch's global one if None)."""
         raise NotImplementedError(f"{type(self).__name__} has no style codes")
 
     @property
