@@ -119,3 +119,23 @@ def test_the_readme_example_runs(tiny_run, tmp_path, monkeypatch):
     Image.fromarray(np.random.default_rng(3).integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(tmp_path / "digit.png")
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md (Python API)", "exec"), {})
+
+
+def test_style_codes_give_several_translations_of_one_image_and_are_checked(tmp_path, translator):
+    from conftest import TINY_RUN
+    from xgan.cli import main
+
+    run = tmp_path / "augcgan"
+    assert main(["train", "augcgan-digits", *TINY_RUN, "model.width=0.125", "model.residual_blocks=1",
+                 "train.steps=1", "--out", str(run)]) == 0
+    multimodal = xgan.load(run, device="cpu")
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    codes = multimodal.sample_style(2, "b", seed=3)
+    assert torch.equal(codes, multimodal.sample_style(2, "b", seed=3))
+    first, second = (multimodal.translate(np.stack([image]), "b", style=code[None]) for code in codes)
+    assert not np.array_equal(first, second)
+    assert np.array_equal(first, multimodal.translate(np.stack([image]), "b", style=codes[:1]))
+    with pytest.raises(ValueError, match="one code per image"):
+        multimodal.translate(np.stack([image, image]), "b", style=codes[:1])
+    with pytest.raises(ValueError, match="no style codes"):
+        translator.translate(np.stack([image]), "b", style=codes[:1])

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -184,3 +185,27 @@ def test_sigint_during_training_saves_the_step_and_prints_the_resume_command(tmp
     assert "Traceback" not in err and f"resume with: xgan train --resume {run}" in out
     step = int((run / "checkpoints" / "latest").read_text().strip()[5:])
     assert step >= 1 and os.path.isdir(run / "checkpoints" / f"step_{step:08d}")
+
+
+def test_translate_samples_writes_k_reproducible_outputs_per_input_for_a_multimodal_model(tmp_path, capsys):
+    """--samples K draws K style codes per input (seeded): K different files, the same files again with the same
+    seed; a model without style codes refuses --samples."""
+    from conftest import TINY_RUN
+    run = tmp_path / "run"
+    tiny = ["model.width=0.125", "model.residual_blocks=1"]
+    assert main(["train", "augcgan-digits", *TINY_RUN, *tiny, "train.steps=2", "--out", str(run)]) == 0
+    image = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(image)
+    outputs = []
+    for out in ("one", "two"):
+        assert main(["translate", str(run), str(image), "--to", "b", "--samples", "3", "--seed", "7",
+                     "--out", str(tmp_path / out)]) == 0
+        outputs.append([np.asarray(Image.open(tmp_path / out / f"in_to_b_{k}.png")) for k in range(3)])
+    assert all(np.array_equal(x, y) for x, y in zip(*outputs))  # the seed fixes the codes
+    assert not np.array_equal(outputs[0][0], outputs[0][1])  # different codes, different outputs
+
+    cycle = tmp_path / "cycle"
+    assert main(["train", "cyclegan-digits", *TINY_RUN, *tiny, "train.steps=1", "--out", str(cycle)]) == 0
+    assert main(["translate", str(cycle), str(image), "--to", "b", "--samples", "2", "--out", str(tmp_path / "no")]) != 0
+    assert "has no style codes" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()

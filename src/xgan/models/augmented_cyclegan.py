@@ -182,10 +182,10 @@ class AugmentedCycleGAN(TranslationModel):
         self.d_za = latent_discriminator(cfg.style_dim, cfg.width)
         self.d_zb = latent_discriminator(cfg.style_dim, cfg.width)
 
-    def sample_style(self, count: int, domain: str) -> torch.Tensor:
-        """count codes z ~ N(0, I) of `domain` (z_b: translate(x, to='b', style=...) is G_AB(x, z_b))."""
+    def sample_style(self, count: int, domain: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """count codes z ~ N(0, I) of `domain` (z_b: translate(x, to='b', style=...) is G_AB(x, z_b)), on the CPU."""
         other(domain)
-        return torch.randn(count, self.style_dim, device=next(self.parameters()).device)
+        return torch.randn(count, self.style_dim, generator=generator)
 
     def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
         """G_AB(x, style) for to='b', G_BA(x, style) for to='a'. style: (n, style_dim), or one code (style_dim,) or
@@ -196,7 +196,7 @@ class AugmentedCycleGAN(TranslationModel):
         if style is None:
             z = x.new_zeros(x.shape[0], self.style_dim)
         else:
-            z = style.to(x.dtype).reshape(-1, self.style_dim).expand(x.shape[0], -1)  # one code broadcasts
+            z = style.to(x.device, x.dtype).reshape(-1, self.style_dim).expand(x.shape[0], -1)  # one code broadcasts
         return generator(x, z)
 
     def phases(self) -> list[Phase]:
@@ -215,8 +215,8 @@ class AugmentedCycleGAN(TranslationModel):
                          z_a: torch.Tensor | None = None, z_b: torch.Tensor | None = None) -> Losses:
         """The two augmented cycles on this batch; z_a, z_b: the prior codes (drawn when None)."""
         w = self.cfg.weights
-        z_a = self.sample_style(len(b), "a") if z_a is None else z_a
-        z_b = self.sample_style(len(a), "b") if z_b is None else z_b
+        z_a = self.sample_style(len(b), "a").to(b.device) if z_a is None else z_a
+        z_b = self.sample_style(len(a), "b").to(a.device) if z_b is None else z_b
         fake_b, fake_a = self.g_ab(a, z_b), self.g_ba(b, z_a)
         code_a, code_b = self.e_a(a, fake_b), self.e_b(fake_a, b)  # z~: the codes of the real images
         rec_a, rec_b = self.g_ba(fake_b, code_a), self.g_ab(fake_a, code_b)
