@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -13,6 +15,15 @@ TINY_RUN = ["data.image_size=16", "data.printed_train=96", "data.printed_test=16
 TINY_MODEL = {"xgan": ["model.width=0.125", "model.embedding_dim=32"], "dtn": ["model.width=0.125"],
               "cyclegan": ["model.width=0.125", "model.residual_blocks=1"]}
 TINY = TINY_MODEL["xgan"] + TINY_RUN
+# generic size knobs, set where a model's config has them, so that every model trains in seconds
+SMALL = {"width": "0.125", "embedding_dim": "32", "residual_blocks": "1"}
+
+
+def tiny_overrides(name: str) -> list[str]:
+    """TINY_RUN and the SMALL knobs that model `name`'s config has."""
+    from xgan.models import MODELS
+    keys = {f.name for f in dataclasses.fields(MODELS[name].config_class)}
+    return [*TINY_RUN, *(f"model.{k}={v}" for k, v in SMALL.items() if k in keys)]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -2,7 +2,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_MODEL, TINY_RUN
+from conftest import tiny_overrides
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from compare import compared, cpu_seconds_per_step  # noqa: E402
@@ -14,8 +14,7 @@ from xgan.config import load_config  # noqa: E402
 def test_the_calibration_step_runs_every_compared_preset(preset, tmp_path):
     """compare.py sizes each model's budget from a few timed steps, which must run on the presets as shipped
     (the XGAN preset's batches carry domain A's labels for its task tower)."""
-    tiny_model = TINY_MODEL[load_config(preset).model.name]
-    assert cpu_seconds_per_step(preset, tmp_path / "run", (*TINY_RUN, *tiny_model)) > 0
+    assert cpu_seconds_per_step(preset, tmp_path / "run", tuple(tiny_overrides(load_config(preset).model.name))) > 0
 
 
 def test_the_mean_row_averages_every_seed_and_says_how_many():

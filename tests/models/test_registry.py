@@ -1,12 +1,10 @@
 """Every registered model, the moment it is registered: it trains, checkpoints, resumes exactly, loads for inference
 without its training parts, translates from the command line, evaluates and exports."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_RUN
+from conftest import tiny_overrides
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -15,15 +13,6 @@ from xgan.cli import main
 from xgan.config import load_config
 from xgan.models import MODELS
 from xgan.models import build_model
-
-# generic size knobs, set where a model's config has them, so that every model trains in seconds
-SMALL = {"width": "0.125", "embedding_dim": "32", "residual_blocks": "1"}
-
-
-def tiny_overrides(name: str) -> list[str]:
-    keys = {f.name for f in dataclasses.fields(MODELS[name].config_class)}
-    return [*TINY_RUN, *(f"model.{k}={v}" for k, v in SMALL.items() if k in keys)]
-
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_registered_model_trains_resumes_translates_evaluates_and_exports(name, tmp_path, capsys):
