@@ -9,13 +9,22 @@ import torch
 from xgan.models.augmented_cyclegan import AugmentedCycleGAN
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.cyclegan import CycleGAN
+from xgan.models.discogan import DiscoGAN
+from xgan.models.distancegan import DistanceGAN
 from xgan.models.dtn import DTN
 from xgan.models.template import Template
 from xgan.models.xgan import XGAN
 
 # "template" is models/template.py, the file to copy when adding a model; it trains like any other
-MODELS: dict[str, type[TranslationModel]] = {"xgan": XGAN, "dtn": DTN, "cyclegan": CycleGAN,
-                                               "augcgan": AugmentedCycleGAN, "template": Template}
+MODELS: dict[str, type[TranslationModel]] = {
+    "xgan": XGAN,
+    "dtn": DTN,
+    "cyclegan": CycleGAN,
+    "discogan": DiscoGAN,
+    "distancegan": DistanceGAN,
+    "augcgan": AugmentedCycleGAN,
+    "template": Template,
+}
 
 
 
@@ -28,5 +37,5 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
                                      pretrained=pretrained).to(device)
 
 
-__all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "XGAN", "DTN", "CycleGAN", "AugmentedCycleGAN",
-           "Template", "build_model"]
+__all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
+           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "Template"]

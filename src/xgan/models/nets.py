@@ -4,6 +4,8 @@
     resnet_generator                                 Johnson et al.'s ResNet generator (CycleGAN, CUT, pix2pix's
                                                      unpaired cousins)
     encoder_decoder_generator                        DiscoGAN's 4x4 conv stack down to 4x4 and back
+    DiscoGANDiscriminator                            DiscoGAN's conv stack to one logit, with the features that its
+                                                     feature-matching loss compares (DiscoGAN, DistanceGAN)
     patch_discriminator                              the PatchGAN of pix2pix and CycleGAN
 
 Primitives (conv stages, norms, gradient reversal, the image pool, GAN losses) are in layers.py.
@@ -76,6 +78,30 @@ def encoder_decoder_generator(image_size: int, width: float, norm: str) -> nn.Se
     encoder = [down(c_in, c_out, norm, first=i == 0) for i, (c_in, c_out) in enumerate(zip([3, *channels], channels))]
     decoder = [up(c_in, c_out, norm, last=c_out == 3) for c_in, c_out in zip(channels[::-1], [*channels[-2::-1], 3])]
     return nn.Sequential(*encoder, *decoder)
+
+
+class DiscoGANDiscriminator(nn.Module):
+    """DiscoGAN's discriminator (official code): 4x4 stride-2 convs 64-128-256-512 down to 4x4 (one fewer per halving
+    of the image), leaky ReLU 0.2, a norm on all but the first, then a 4x4 valid conv to one logit per image. No biases,
+    as in the official code (the norms make them redundant). Returns the logits and the activations of the normed
+    layers, which the generators' feature-matching loss compares between real and translated images."""
+
+    def __init__(self, image_size: int, width: float, norm: str) -> None:
+        super().__init__()
+        stages = downsamplings(image_size)
+        channels = [scaled(min(64 * 2 ** i, 512), width) for i in range(stages)]
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), make_norm("none" if i == 0 else norm, c_out),
+                          nn.LeakyReLU(0.2))
+            for i, (c_in, c_out) in enumerate(zip([3, *channels], channels)))
+        self.head = nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        features = []
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return self.head(x).flatten(), features[1:]  # the first layer has no norm and is not matched
 
 
 def patch_discriminator(image_size: int, width: float, norm: str) -> nn.Sequential:
