@@ -7,13 +7,15 @@ from typing import Any
 import torch
 
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
+from xgan.models.cut import CUT
 from xgan.models.cyclegan import CycleGAN
 from xgan.models.dtn import DTN
 from xgan.models.template import Template
 from xgan.models.xgan import XGAN
 
 # "template" is models/template.py, the file to copy when adding a model; it trains like any other
-MODELS: dict[str, type[TranslationModel]] = {"xgan": XGAN, "dtn": DTN, "cyclegan": CycleGAN, "template": Template}
+MODELS: dict[str, type[TranslationModel]] = {"xgan": XGAN, "dtn": DTN, "cyclegan": CycleGAN, "cut": CUT,
+                                              "template": Template}
 
 
 
@@ -26,5 +28,5 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
                                      pretrained=pretrained).to(device)
 
 
-__all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "XGAN", "DTN", "CycleGAN", "Template",
+__all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "XGAN", "DTN", "CycleGAN", "CUT", "Template",
            "build_model"]
