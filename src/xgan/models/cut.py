@@ -89,7 +89,8 @@ class CUTConfig:
         if self.mode not in MODES:
             raise ValueError(f"model.mode must be one of {tuple(MODES)}, not '{self.mode}'")
         if not self.nce_layers or min(self.nce_layers) < 0:
-            raise ValueError(f"model.nce_layers must be non-negative indices of G's layers, not {list(self.nce_layers)}")
+            raise ValueError(f"model.nce_layers must be non-negative indices of G's layers, "
+                             f"not {list(self.nce_layers)}")
         if self.num_patches < 1 or self.head_dim < 1 or self.temperature <= 0:
             raise ValueError("model.num_patches and model.head_dim must be >= 1 and model.temperature > 0")
 
