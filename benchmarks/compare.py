@@ -37,7 +37,9 @@ from xgan.samples import labelled_grid
 from xgan.trainer import Trainer
 
 # labels of the presets named in README's tables; any other `<name>-<task>` preset is compared under its name
-LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN"}
+LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN",
+          "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
+          "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST"}
 
 
 def compared(task: str) -> list[tuple[str, str]]:
@@ -205,6 +207,9 @@ def main() -> int:
             print(f"{preset}: no row for {args.cpu_minutes:g} CPU-minutes (train it with --presets {preset})")
             continue
         entries.append({**entry, "label": label})
+    for entry in entries:
+        if len(entry["rows"]) == 1:  # one seed: the row is named as the model is now
+            entry["rows"][0]["label"] = entry["label"]
     rows = [row for entry in entries for row in entry["rows"]]
     runs = [(entry["label"], Path(entry["run"])) for entry in entries if (Path(entry["run"]) / "checkpoints").is_dir()]
     missing = [entry["label"] for entry in entries if (entry["label"], Path(entry["run"])) not in runs]

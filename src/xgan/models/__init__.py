@@ -8,6 +8,7 @@ import torch
 
 from xgan.models.augmented_cyclegan import AugmentedCycleGAN
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
+from xgan.models.cut import CUT
 from xgan.models.cyclegan import CycleGAN
 from xgan.models.discogan import DiscoGAN
 from xgan.models.distancegan import DistanceGAN
@@ -23,6 +24,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "discogan": DiscoGAN,
     "distancegan": DistanceGAN,
     "augcgan": AugmentedCycleGAN,
+    "cut": CUT,
     "template": Template,
 }
 
@@ -38,4 +40,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
-           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "Template"]
+           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "Template"]
