@@ -159,9 +159,9 @@ def main() -> int:
     parser.add_argument("--out", default="/tmp/xgan_compare", help="run directories go here")
     parser.add_argument("--readme", action="store_true", help="also write the table and picture into README.md")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="train.seed of each run [0]")
-    parser.add_argument("--presets", nargs="+", help="train only these presets; the other models' rows are read "
-                                                     "from benchmarks/results/compare_<task>.json if trained for "
-                                                     "the same CPU budget [all]")
+    parser.add_argument("--presets", nargs="*", help="train only these presets (none: only write the table); the "
+                                                     "other models' rows are read from benchmarks/results/"
+                                                     "compare_<task>.json if trained for the same CPU budget [all]")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1: no thread spins on a loaded machine, "
                                                     "which would count as CPU time)")
     args = parser.parse_args()
@@ -176,7 +176,7 @@ def main() -> int:
     threads = f" --threads {args.threads}" if args.threads else ""
     command = f"python benchmarks/compare.py --task {args.task} --cpu-minutes {args.cpu_minutes:g}{seeds}{threads}"
     for label, preset in every:
-        if args.presets and preset not in args.presets:
+        if args.presets is not None and preset not in args.presets:
             continue
         slug = preset.replace("-", "_")
         per_step = cpu_seconds_per_step(preset, out / f"{slug}_calibration")
