@@ -19,6 +19,8 @@ class ToyConfig:
     name: str = "toy"
     every: int = 1  # the generator's update interval
     lazy: bool = False  # a head whose input size is read from the first batch (as CUT's projection heads)
+    critic_optimizer: str = "adam"  # the critic phase's optimiser
+    clip: float = 0.0  # the critic phase's weight clipping
 
 
 class Toy(TranslationModel):
@@ -38,7 +40,8 @@ class Toy(TranslationModel):
     def phases(self) -> list[Phase]:
         generator = [*self.g.parameters(), *(self.head.parameters() if self.head is not None else [])]
         return [Phase("g", generator, lr=0.01, betas=(0.9, 0.99), every=self.cfg.every),
-                Phase("d", list(self.d.parameters()), critic=True)]
+                Phase("d", list(self.d.parameters()), critic=True, optimizer=self.cfg.critic_optimizer,
+                      clip=self.cfg.clip)]
 
     def losses(self, phase: str, batch: Batch):
         self.calls.append(phase)
@@ -101,7 +104,46 @@ def test_phase_declarations_the_trainer_cannot_run_are_refused():
         check_phases([Phase("g", list(a.parameters())), Phase("d", [])])
     with pytest.raises(ValueError, match="every"):
         check_phases([Phase("g", list(a.parameters()), every=0)])
+    with pytest.raises(ValueError, match="optimizer"):
+        check_phases([Phase("g", list(a.parameters()), optimizer="sgd")])
+    with pytest.raises(ValueError, match="betas"):
+        check_phases([Phase("g", list(a.parameters()), optimizer="rmsprop", betas=(0.5, 0.9))])
+    for clip in (-0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="clip"):
+            check_phases([Phase("g", list(a.parameters()), clip=clip)])
     check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), critic=True)])
+    check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), optimizer="rmsprop", clip=0.01)])
+
+
+def test_an_rmsprop_phase_gets_rmsprop_with_its_rate_and_the_others_keep_adam(toy_trainer):
+    trainer = toy_trainer("model.critic_optimizer=rmsprop")
+    d, g = trainer.optimizers["d"], trainer.optimizers["g"]
+    assert type(d) is torch.optim.RMSprop and d.param_groups[0]["lr"] == 0.003  # train.discriminator_lr
+    assert type(g) is torch.optim.Adam and g.param_groups[0]["lr"] == 0.01
+
+
+def test_a_clipped_phase_stays_in_its_box_and_an_unclipped_one_is_left_alone(toy_trainer):
+    trainer = toy_trainer("train.steps=3", "model.critic_optimizer=rmsprop", "model.clip=0.01")
+    with torch.no_grad():  # start far outside the box, so only clipping can bring the critic back
+        trainer.model.d.weight.fill_(0.5)
+        trainer.model.g.weight.fill_(0.5)
+    trainer.fit()
+    critic = torch.cat([p.detach().flatten() for p in trainer.model.d.parameters()])
+    assert critic.abs().max() <= 0.01
+    assert trainer.model.g.weight.abs().max() > 0.1  # the generator's phase has no clip
+
+
+def test_an_rmsprop_clipped_phase_resumes_exactly(toy_trainer):
+    overrides = ("model.critic_optimizer=rmsprop", "model.clip=0.05")
+    straight = toy_trainer("train.steps=4", *overrides, run="straight")
+    straight.fit()
+    first = toy_trainer("train.steps=2", *overrides, run="resumed")
+    first.fit()
+    resumed = Trainer(load_config(str(first.run_dir / "config.yaml"), ["train.steps=4"]), resume=first.run_dir,
+                      task=random_task())
+    resumed.fit()
+    assert torch.equal(resumed.model.d.weight, straight.model.d.weight)
+    assert resumed.optimizers["d"].state_dict()["state"][0]["square_avg"].abs().sum() > 0
 
 
 def test_the_trainer_refuses_a_model_that_repeats_a_phase_name(toy_trainer, monkeypatch):
@@ -109,3 +151,12 @@ def test_the_trainer_refuses_a_model_that_repeats_a_phase_name(toy_trainer, monk
                                                      Phase("g", list(self.d.parameters()))])
     with pytest.raises(ValueError, match="unique"):
         toy_trainer()
+
+
+def test_a_phase_not_due_at_a_logged_step_is_logged_with_its_latest_terms(toy_trainer, monkeypatch):
+    trainer = toy_trainer("train.steps=4", "train.log_every=2", "model.every=2")  # g at steps 0, 2; logs after 1, 3
+    logged: list[set[str]] = []
+    monkeypatch.setattr(trainer, "log_scalars", lambda scalars: logged.append(set(scalars)))
+    trainer.fit()
+    losses = [names for names in logged if "speed/steps_per_s" in names]  # not the collapse measures
+    assert len(losses) == 2 and all({"g/fit", "g/total", "d/real", "d/total"} <= names for names in losses)

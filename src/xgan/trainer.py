@@ -1,9 +1,10 @@
 """The one Trainer every model trains with: data order, optimisers, NaN guard, logging, samples, checkpoints.
 
-A model declares its phases (models/base.py: which parameters each optimiser updates, with which Adam settings,
-how often) and `losses(phase, batch)`; each step runs every due phase in turn on the sum of its weighted loss
-terms. The Trainer knows no model and no phase by name. Batches are a pure function of (seed, step), and
-checkpoints hold the optimiser and RNG states, so `--resume` continues exactly where the run stopped.
+A model declares its phases (models/base.py: which parameters each optimiser updates, with which optimiser (Adam
+or RMSprop) and settings, how often, whether they are clipped after each update) and `losses(phase, batch)`; each
+step runs every due phase in turn on the sum of its weighted loss terms. The Trainer knows no model and no phase by
+name. Batches are a pure function of (seed, step), and checkpoints hold the optimiser and RNG states, so `--resume`
+continues exactly where the run stopped.
 """
 
 from __future__ import annotations
@@ -52,9 +53,21 @@ RUN_OUTPUTS = ("checkpoints", "config.yaml", "tensorboard", "samples")  # what m
 
 
 def make_optimizer(params: list[torch.nn.Parameter], lr: float, betas: tuple[float, float],
-                   device: torch.device) -> torch.optim.Adam:
-    """Adam, fused into one kernel per step where PyTorch has one for the device (CPU and CUDA)."""
+                   device: torch.device, kind: str = "adam") -> torch.optim.Optimizer:
+    """Adam, fused into one kernel per step where PyTorch has one for the device (CPU and CUDA), or RMSprop with
+    PyTorch's defaults but the lr (`betas` unused), as the WGAN paper's critic."""
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if kind != "adam":
+        raise ValueError(f"unknown optimizer {kind!r} (adam, rmsprop)")
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if device.type in ("cpu", "cuda") else None)
+
+
+@torch.no_grad()
+def clip_parameters(params: list[torch.nn.Parameter], bound: float) -> None:
+    """Clamp every parameter to [-bound, bound] in place (WGAN's weight clipping)."""
+    for p in params:
+        p.clamp_(-bound, bound)
 
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -129,7 +142,7 @@ class Trainer:
         check_phases(phases)  # before the dict below, which would hide a repeated name
         self.phases = {phase.name: phase for phase in phases}
         self.optimizers = {name: make_optimizer(phase.parameters, self.phase_lr(phase),
-                                                phase.betas or (cfg.beta1, cfg.beta2), self.device)
+                                                phase.betas or (cfg.beta1, cfg.beta2), self.device, phase.optimizer)
                            for name, phase in self.phases.items()}
         self.autocast_dtype = AUTOCAST_DTYPES[cfg.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
@@ -150,6 +163,7 @@ class Trainer:
                                       for s in (self.task.test_a, self.task.test_b))
         self.step = 0
         self.skipped_steps = 0
+        self.latest_logged: dict[str, dict[str, torch.Tensor]] = {}  # by phase: its terms when it last ran
         self.best: dict[str, Any] | None = None  # {"metric", "value", "step"} of checkpoints/best
         self._evaluator = None
         self._writer = None
@@ -200,11 +214,13 @@ class Trainer:
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Every phase due at this step minimises its weighted loss terms, in the model's order; returns the
-        (detached) terms for logging."""
+        (detached) terms for logging, with the latest terms of the phases not due at this step (a generator updated
+        every n-th step is logged at whatever step the log falls on)."""
         logged: dict[str, torch.Tensor] = {}
         factor = self.lr_factor()
         for phase, optimizer in self.optimizers.items():
             if self.step % self.phases[phase].every:
+                logged.update(self.latest_logged.get(phase, {}))
                 continue
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] * factor
@@ -218,8 +234,12 @@ class Trainer:
                 return {}  # skip the rest of the step too: later phases would learn from poisoned outputs
             self.scaler.scale(total).backward()
             self.scaler.step(optimizer)
-            logged.update({f"{phase}/{name}": value.detach() for name, (_, value) in losses.items()})
-            logged[f"{phase}/total"] = total.detach()
+            if self.phases[phase].clip:  # after the update, so the phase's parameters stay in the box throughout
+                clip_parameters(self.phases[phase].parameters, self.phases[phase].clip)
+            terms = {f"{phase}/{name}": value.detach() for name, (_, value) in losses.items()}
+            terms[f"{phase}/total"] = total.detach()
+            self.latest_logged[phase] = terms
+            logged.update(terms)
         self.scaler.update()
         self.skipped_in_a_row = 0
         return logged

@@ -95,3 +95,20 @@ def test_train_and_translate_both_ways_end_to_end(generator, tmp_path):
     for to in ("a", "b"):
         assert main(["translate", str(run), str(tmp_path / "x.png"), "--to", to, "--out", str(tmp_path / "out")]) == 0
         assert Image.open(tmp_path / "out" / f"x_to_{to}.png").size == (16, 16)
+
+
+def test_wgan_gp_mode_scores_with_the_critic_and_adds_the_gradient_penalty():
+    a, b = torch.rand(2, 3, SIZE, SIZE), torch.rand(2, 3, SIZE, SIZE)
+    cyclegan = model(pool_size=0, gan_mode="wgan-gp")
+    cyclegan.d_a, cyclegan.d_b = Constant(0.25), Constant(0.25)
+    assert cyclegan.generator_losses(a, b)["gan"][1].item() == pytest.approx(-0.5)  # -D(fake) for each generator
+    cyclegan.d_a, cyclegan.d_b = (patch_discriminator(SIZE, 0.125, "instance") for _ in range(2))
+    d = cyclegan.discriminator_losses(a, b)
+    assert set(d) == {"d_a", "d_b", "d_a_gp", "d_b_gp"} and d["d_a_gp"][0] == 10.0 and d["d_a_gp"][1].item() > 0
+
+
+def test_spectral_norm_and_gan_mode_options_and_weight_clipping_wgan_refused():
+    assert any("parametrizations" in k for k in model(spectral_norm=True).d_a.state_dict())
+    assert not any("parametrizations" in k for k in model().d_a.state_dict())  # the default: the paper's
+    with pytest.raises(ValueError, match="gan_mode"):
+        CycleGANConfig(gan_mode="wgan")

@@ -1,7 +1,11 @@
 import pytest
 import torch
 
-from xgan.models.layers import GradientReversal, ImagePool, downsamplings, gan_loss, shared_pair
+from torch import nn
+
+from xgan.models.layers import (GradientReversal, ImagePool, check_gan_mode, downsamplings, gan_loss, gradient_penalty,
+                                shared_pair)
+from xgan.models.nets import patch_discriminator
 
 
 def test_gradient_reversal_is_identity_forward_and_flips_the_gradient():
@@ -85,3 +89,65 @@ def test_gan_loss_is_lower_for_the_right_answer(kind):
     assert gan_loss(confident_real, True, kind) < gan_loss(confident_real, False, kind)
     if kind == "lsgan":
         assert gan_loss(confident_real, True, kind) == 0
+
+
+def wgan_critic_loss(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return gan_loss(critic(real), True, "wgan") + gan_loss(critic(fake), False, "wgan")
+
+
+def test_wgan_critic_loss_is_lower_for_a_critic_that_scores_real_higher():
+    real, fake = torch.full((4, 3, 8, 8), 0.5), torch.full((4, 3, 8, 8), -0.5)
+    right = lambda x: x.mean(dim=(1, 2, 3))  # scores real (0.5) above fake (-0.5)
+    wrong = lambda x: -x.mean(dim=(1, 2, 3))
+    assert wgan_critic_loss(right, real, fake) < 0 < wgan_critic_loss(wrong, real, fake)
+    assert wgan_critic_loss(right, real, fake).item() == pytest.approx(-1.0)  # -E[D(real)] + E[D(fake)]
+    scores = torch.randn(4, 1, 3, 3)
+    assert gan_loss(scores, True, "wgan") == -scores.mean()  # the generator's: -E[D(fake)]
+
+
+def test_gan_modes_map_to_loss_kinds_and_unsupported_ones_are_refused():
+    assert [check_gan_mode(m) for m in ("lsgan", "vanilla", "wgan", "wgan-gp")] == ["lsgan", "bce", "wgan", "wgan"]
+    with pytest.raises(ValueError, match="gan_mode"):
+        check_gan_mode("wgan", ("lsgan", "wgan-gp"))
+
+
+def test_gradient_penalty_is_zero_for_a_unit_gradient_critic_and_positive_otherwise():
+    torch.manual_seed(0)
+    real, fake = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    direction = torch.randn(3 * 4 * 4)
+
+    def linear(scale: float):
+        weight = direction / direction.norm() * scale  # the critic's gradient is this weight, at every point
+        return lambda x: x.flatten(1) @ weight
+
+    assert gradient_penalty(linear(1.0), real, fake).item() == pytest.approx(0.0, abs=1e-6)
+    assert gradient_penalty(linear(3.0), real, fake).item() == pytest.approx(4.0, rel=1e-4)  # (3 - 1)^2
+    assert gradient_penalty(linear(0.5), real, fake).item() == pytest.approx(0.25, rel=1e-4)
+
+
+def test_gradient_penalty_reaches_the_critics_parameters():
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 1))
+    gradient_penalty(critic, torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)).backward()
+    weights = [m.weight for m in critic if isinstance(m, nn.Linear)]  # the last bias has no say in the gradient
+    assert all(w.grad is not None and w.grad.abs().sum() > 0 for w in weights)
+
+
+def largest_singular_values(net: nn.Module) -> list[float]:
+    return [torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2).item()
+            for m in net.modules() if isinstance(m, nn.Conv2d)]
+
+
+def test_spectral_norm_bounds_the_largest_singular_value_of_every_conv():
+    torch.manual_seed(0)
+    plain, normalised = (patch_discriminator(32, 0.25, "instance", spectral_norm=sn) for sn in (False, True))
+    with torch.no_grad():  # make every weight large: only the normalisation can bring it back to 1
+        for net in (plain, normalised):
+            for name, p in net.named_parameters():
+                if "weight" in name and p.dim() == 4:
+                    p.mul_(10)
+    for _ in range(20):  # one power iteration per training forward
+        normalised(torch.randn(2, 3, 32, 32))
+    assert max(largest_singular_values(plain)) > 2
+    assert all(0.95 < s < 1.05 for s in largest_singular_values(normalised))
+    assert any("parametrizations" in name for name in normalised.state_dict())
+    assert not any("parametrizations" in name for name in plain.state_dict())

@@ -13,6 +13,7 @@ from xgan.models.cyclegan import CycleGAN
 from xgan.models.discogan import DiscoGAN
 from xgan.models.distancegan import DistanceGAN
 from xgan.models.dtn import DTN
+from xgan.models.dualgan import DualGAN
 from xgan.models.template import Template
 from xgan.models.xgan import XGAN
 
@@ -25,6 +26,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "distancegan": DistanceGAN,
     "augcgan": AugmentedCycleGAN,
     "cut": CUT,
+    "dualgan": DualGAN,
     "template": Template,
 }
 
@@ -40,4 +42,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
-           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "Template"]
+           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "Template"]

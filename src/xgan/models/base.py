@@ -2,8 +2,9 @@
 
 A model is constructed as `Model(cfg, image_size, training=True, pretrained=True)` and declares:
 
-    phases()                  its optimisers, in the order they run each step (Phase: name, parameters, Adam
-                              settings, update interval); the Trainer builds, checks and steps them
+    phases()                  its optimisers, in the order they run each step (Phase: name, parameters, optimiser
+                              and its settings, update interval, weight clipping); the Trainer builds, checks and
+                              steps them
     losses(phase, batch)      {term: (weight, value)}: what that phase minimises on this Batch; {} skips it
     translate(x, to, style)   images of domain `to` (style: a style code, for multimodal models)
 
@@ -18,11 +19,13 @@ pretrained parts as architecture only, since a checkpoint holds their weights.
 Methods of the field and how they fit: shared latent (XGAN, UNIT, CoGAN): encode/decode; content + style
 (MUNIT, DRIT++, StarGAN v2): `style_dim` > 0, translate(x, to, style), sample_style; one direction (DTN):
 `directions = ("b",)`; a critic updated more often than the generator (WGAN-GP's n_critic): the generator's
-Phase(every=n); labels of domain A (a task tower, AC-GAN): `label_classes_a`, given as Batch.labels_a.
+Phase(every=n); a WGAN critic (Arjovsky et al.): Phase(optimizer="rmsprop", clip=c); labels of domain A (a task
+tower, AC-GAN): `label_classes_a`, given as Batch.labels_a.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +40,10 @@ class Phase:
     """One optimiser: the parameters it updates and how. `critic` phases (discriminators) use
     train.discriminator_lr and are left alone by anything that perturbs the generator's objective (the GAN bound);
     `lr` and `betas` replace the train.* values for this phase only (e.g. StarGAN v2's slow mapping network);
-    the phase runs at the steps divisible by `every` (a generator at every n-th step: WGAN's n_critic)."""
+    the phase runs at the steps divisible by `every` (a generator at every n-th step: WGAN's n_critic).
+    `optimizer` is "adam" or "rmsprop" (PyTorch's defaults but the lr: the WGAN paper's choice, since momentum
+    destabilised its critic); `betas` apply to Adam only. `clip` > 0 clamps every parameter of the phase to
+    [-clip, clip] after each of its updates (WGAN's weight clipping); 0 leaves them alone."""
 
     name: str
     parameters: list[nn.Parameter]
@@ -45,6 +51,11 @@ class Phase:
     lr: float | None = None
     betas: tuple[float, float] | None = None
     every: int = 1
+    optimizer: str = "adam"
+    clip: float = 0.0
+
+
+OPTIMIZERS = ("adam", "rmsprop")
 
 
 @dataclass
@@ -106,7 +117,8 @@ class TranslationModel(nn.Module):
 
 
 def check_phases(phases: list[Phase]) -> None:
-    """A model's declared phases must be usable as they stand: named once, non-empty, no parameter in two."""
+    """A model's declared phases must be usable as they stand: named once, non-empty, no parameter in two, a known
+    optimiser (Adam's betas only with Adam), a non-negative clip."""
     if not phases:
         raise ValueError("a model declares at least one phase")
     names = [p.name for p in phases]
@@ -118,6 +130,12 @@ def check_phases(phases: list[Phase]) -> None:
             raise ValueError(f"phase '{phase.name}' has no parameters")
         if phase.every < 1:
             raise ValueError(f"phase '{phase.name}': every must be >= 1, not {phase.every}")
+        if phase.optimizer not in OPTIMIZERS:
+            raise ValueError(f"phase '{phase.name}': optimizer must be one of {OPTIMIZERS}, not {phase.optimizer!r}")
+        if phase.betas is not None and phase.optimizer != "adam":
+            raise ValueError(f"phase '{phase.name}': betas are Adam's, and its optimizer is {phase.optimizer!r}")
+        if not (phase.clip >= 0 and math.isfinite(phase.clip)):  # also refuses NaN
+            raise ValueError(f"phase '{phase.name}': clip must be a finite number >= 0 (0: off), not {phase.clip}")
         for p in phase.parameters:
             if id(p) in owner:
                 raise ValueError(f"a parameter is in both phase '{owner[id(p)]}' and phase '{phase.name}'")

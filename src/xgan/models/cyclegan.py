@@ -6,6 +6,10 @@
     L_idt   = lambda * lambda_idt (|G(b) - b|_1 + |F(a) - a|_1)     optional
     L_D     = (|D(real) - 1|^2 + |D(pool(fake))|^2) / 2, for D_A and D_B
 
+`gan_mode` swaps the least-squares terms for sigmoid cross-entropy ('vanilla', the original GAN) or the WGAN-GP
+critic (-D(real) + D(pool(fake)), halved as above, plus 10 times the gradient penalty; the generators minimise
+-D(fake)); `spectral_norm` spectrally normalises the discriminators' convs. The defaults (lsgan, none) are the paper's.
+
 Generators: 'resnet' (Johnson et al.: c7s1-64, d128, d256, residual blocks at 256 channels, u128, u64, c7s1-3;
 6 blocks up to 128 px, 9 at 256 px), or 'encoder_decoder', DiscoGAN's 4x4 conv stack down to 4x4 and back
 (seed 002's "DiscoGAN based", for 64 px). Discriminator: the PatchGAN (C64-C128-C256-C512, then one channel
@@ -21,10 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
-from xgan.models.layers import ImagePool, gan_loss
+from xgan.models.layers import ImagePool, check_gan_mode, gan_loss, gradient_penalty
 from xgan.models.nets import encoder_decoder_generator, patch_discriminator, resnet_generator
 
 GENERATORS = ("resnet", "encoder_decoder")
+GAN_MODES = ("lsgan", "vanilla", "wgan-gp")  # not 'wgan': weight clipping wants RMSprop, n_critic (models/dualgan.py)
 
 
 @dataclass
@@ -32,6 +37,7 @@ class CycleGANWeights:
     gan: float = 1.0
     cycle: float = 10.0  # lambda
     identity: float = 0.5  # lambda_idt, a fraction of lambda; 0 switches the identity loss off
+    gradient_penalty: float = 10.0  # WGAN-GP's lambda, with gan_mode=wgan-gp only
 
 
 @dataclass
@@ -42,11 +48,14 @@ class CycleGANConfig:
     residual_blocks: int = 0  # 0: 6 up to 128 px, 9 above
     norm: str = "instance"
     pool_size: int = 50
+    gan_mode: str = "lsgan"  # lsgan (the paper's) | vanilla | wgan-gp
+    spectral_norm: bool = False  # on the discriminators' convs
     weights: CycleGANWeights = field(default_factory=CycleGANWeights)
 
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS:
             raise ValueError(f"model.generator must be one of {GENERATORS}, not '{self.generator}'")
+        check_gan_mode(self.gan_mode, GAN_MODES)
 
 
 class CycleGAN(TranslationModel):
@@ -65,7 +74,7 @@ class CycleGAN(TranslationModel):
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
         if not training:
             return  # translation needs the generators only
-        self.d_a, self.d_b = (patch_discriminator(image_size, cfg.width, cfg.norm) for _ in range(2))
+        self.d_a, self.d_b = (patch_discriminator(image_size, cfg.width, cfg.norm, cfg.spectral_norm) for _ in range(2))
         shape = (3, image_size, image_size)
         self.pool_a, self.pool_b = ImagePool(cfg.pool_size, shape), ImagePool(cfg.pool_size, shape)
 
@@ -82,11 +91,11 @@ class CycleGAN(TranslationModel):
         return self.discriminator_losses(batch.a, batch.b)
 
     def generator_losses(self, a: torch.Tensor, b: torch.Tensor) -> Losses:
-        w = self.cfg.weights
+        w, kind = self.cfg.weights, check_gan_mode(self.cfg.gan_mode)
         fake_b, fake_a = self.g_ab(a), self.g_ba(b)
         self._fakes = (fake_a.detach(), fake_b.detach())
         losses: Losses = {
-            "gan": (w.gan, gan_loss(self.d_b(fake_b), True, "lsgan") + gan_loss(self.d_a(fake_a), True, "lsgan")),
+            "gan": (w.gan, gan_loss(self.d_b(fake_b), True, kind) + gan_loss(self.d_a(fake_a), True, kind)),
             "cycle": (w.cycle, F.l1_loss(self.g_ba(fake_b), a) + F.l1_loss(self.g_ab(fake_a), b)),
         }
         if w.identity > 0:
@@ -97,8 +106,12 @@ class CycleGAN(TranslationModel):
         if self._fakes is None:
             return {}
         fake_a, fake_b = self._fakes
+        kind = check_gan_mode(self.cfg.gan_mode)
         losses: Losses = {}
         for name, judge, pool, real, fake in (("d_a", self.d_a, self.pool_a, a, fake_a),
                                               ("d_b", self.d_b, self.pool_b, b, fake_b)):
-            losses[name] = (0.5, gan_loss(judge(real), True, "lsgan") + gan_loss(judge(pool.query(fake)), False, "lsgan"))
+            fake = pool.query(fake)
+            losses[name] = (0.5, gan_loss(judge(real), True, kind) + gan_loss(judge(fake), False, kind))
+            if self.cfg.gan_mode == "wgan-gp":
+                losses[f"{name}_gp"] = (self.cfg.weights.gradient_penalty, gradient_penalty(judge, real, fake))
         return losses

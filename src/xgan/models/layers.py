@@ -1,4 +1,5 @@
-"""Building blocks shared by the models: gradient reversal, the image history pool, conv stacks, GAN losses."""
+"""Building blocks shared by the models: gradient reversal, the image history pool, conv stacks, GAN losses and
+WGAN-GP's gradient penalty."""
 
 from __future__ import annotations
 
@@ -139,13 +140,41 @@ def shared_pair(make: Callable[[], list[nn.Module]], shared: list[int]) -> tuple
 
 
 def gan_loss(logits: torch.Tensor, real: bool, kind: str) -> torch.Tensor:
-    """'bce': sigmoid cross-entropy on logits (Goodfellow et al.); 'lsgan': least squares to 1/0 (Mao et al.)."""
+    """'bce': sigmoid cross-entropy on logits (Goodfellow et al.); 'lsgan': least squares to 1/0 (Mao et al.);
+    'wgan': the critic's score itself (Arjovsky et al.), -mean for real, +mean for fake, so a critic minimises
+    -E[D(real)] + E[D(fake)] and a generator -E[D(fake)] (gan_loss(D(fake), True, 'wgan'))."""
+    if kind == "wgan":
+        return -logits.mean() if real else logits.mean()
     target = torch.full_like(logits, 1.0 if real else 0.0)
     if kind == "bce":
         return F.binary_cross_entropy_with_logits(logits, target)
     if kind == "lsgan":
         return F.mse_loss(logits, target)
-    raise ValueError(f"unknown gan loss '{kind}' (bce, lsgan)")
+    raise ValueError(f"unknown gan loss '{kind}' (bce, lsgan, wgan)")
+
+
+# a model's `gan_mode` key -> the gan_loss kind; 'wgan-gp' adds gradient_penalty to the critic's loss
+GAN_MODES = {"lsgan": "lsgan", "vanilla": "bce", "wgan": "wgan", "wgan-gp": "wgan"}
+
+
+def check_gan_mode(mode: str, allowed: tuple[str, ...] = tuple(GAN_MODES)) -> str:
+    """The gan_loss kind of a model's `gan_mode`, refusing one the model does not support."""
+    if mode not in allowed:
+        raise ValueError(f"model.gan_mode must be one of {allowed}, not '{mode}'")
+    return GAN_MODES[mode]
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                     fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al.): E[(||grad D(x_hat)||_2 - 1)^2] at x_hat = real + eps (fake - real),
+    eps ~ U[0, 1] per image; unweighted (the paper's lambda is 10). A patch critic's scores are summed, as
+    tf.gradients and the CycleGAN reference's penalty do. The graph is kept, so the penalty trains the critic."""
+    eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    x_hat = (real.detach() + eps * (fake.detach() - real.detach())).requires_grad_(True)
+    scores = critic(x_hat)
+    grad, = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norm = (grad.flatten(1).pow(2).sum(1) + 1e-12).sqrt()  # the epsilon keeps the square root differentiable at 0
+    return (norm - 1).pow(2).mean()
 
 
 def says_real(logits: torch.Tensor, kind: str) -> torch.Tensor:

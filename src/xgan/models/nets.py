@@ -6,7 +6,9 @@
     encoder_decoder_generator                        DiscoGAN's 4x4 conv stack down to 4x4 and back
     DiscoGANDiscriminator                            DiscoGAN's conv stack to one logit, with the features that its
                                                      feature-matching loss compares (DiscoGAN, DistanceGAN)
-    patch_discriminator                              the PatchGAN of pix2pix and CycleGAN
+    patch_discriminator                              the PatchGAN of pix2pix and CycleGAN (optionally spectrally
+                                                     normalised)
+    unet_generator                                   pix2pix's U-Net with skip connections (DualGAN)
 
 Primitives (conv stages, norms, gradient reversal, the image pool, GAN losses) are in layers.py.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrizations
 
 from xgan.models.layers import ProjectTo4x4, down, downsamplings, make_norm, scaled, up
 
@@ -104,12 +107,56 @@ class DiscoGANDiscriminator(nn.Module):
         return self.head(x).flatten(), features[1:]  # the first layer has no norm and is not matched
 
 
-def patch_discriminator(image_size: int, width: float, norm: str) -> nn.Sequential:
-    """PatchGAN: 4x4 convs, stride 2 then 1, one real/fake score per receptive field (70x70 at 3 layers)."""
+def patch_discriminator(image_size: int, width: float, norm: str, spectral_norm: bool = False) -> nn.Sequential:
+    """PatchGAN: 4x4 convs, stride 2 then 1, one real/fake score per receptive field (70x70 at 3 layers); no
+    sigmoid, so its scores serve as logits, least-squares outputs or a WGAN critic's. `spectral_norm` divides each
+    conv's weight by its largest singular value (Miyato et al.; one power iteration per training forward)."""
     layers = 3 if image_size >= 64 else 2
     channels = [scaled(64 * 2 ** i, width) for i in range(layers + 1)]
     stack = [nn.Conv2d(3, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
     for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
         stride = 2 if i < layers - 1 else 1
         stack += [nn.Conv2d(c_in, c_out, 4, stride, 1), make_norm(norm, c_out), nn.LeakyReLU(0.2, inplace=True)]
-    return nn.Sequential(*stack, nn.Conv2d(channels[-1], 1, 4, 1, 1))
+    stack.append(nn.Conv2d(channels[-1], 1, 4, 1, 1))
+    if spectral_norm:
+        stack = [parametrizations.spectral_norm(m) if isinstance(m, nn.Conv2d) else m for m in stack]
+    return nn.Sequential(*stack)
+
+
+class UNetLevel(nn.Module):
+    """One level of a U-Net: down a stride, the levels below, up a stride; every level but the outermost returns
+    its input beside its output (the skip connection), so the decoder sees the encoder's features at each size."""
+
+    def __init__(self, down: nn.Sequential, inner: nn.Module | None, up: nn.Sequential, outermost: bool) -> None:
+        super().__init__()
+        self.down, self.inner, self.up, self.outermost = down, inner, up, outermost
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.down(x)
+        y = self.up(self.inner(y) if self.inner is not None else y)
+        return y if self.outermost else torch.cat([x, y], 1)
+
+
+def unet_generator(image_size: int, width: float, norm: str, dropout: float = 0.0) -> UNetLevel:
+    """pix2pix's U-Net (Isola et al.), as DualGAN's generators: 4x4 stride-2 convs 64-128-256-512-512... (capped at
+    512) down to 1x1 (log2(image_size) levels), transposed convs back up, each decoder stage concatenated with the
+    encoder stage of its size. Encoder: LeakyReLU(0.2) -> conv -> norm (no norm on the first, which sees pixels, nor
+    on the innermost, which is 1x1); decoder: ReLU -> transposed conv -> norm (-> dropout on the three innermost),
+    the last one to tanh pixels."""
+    levels = downsamplings(image_size) + 2  # to 1x1
+    channels = [scaled(min(64 * 2 ** i, 512), width) for i in range(levels)]
+    level: UNetLevel | None = None
+    for i in reversed(range(levels)):
+        c_in, c = (3 if i == 0 else channels[i - 1]), channels[i]
+        innermost, outermost = level is None, i == 0
+        down = [] if outermost else [nn.LeakyReLU(0.2)]
+        down += [nn.Conv2d(c_in, c, 4, 2, 1), *([] if outermost or innermost else [make_norm(norm, c)])]
+        up = [nn.ReLU(), nn.ConvTranspose2d(c if innermost else 2 * c, c_in, 4, 2, 1)]
+        if outermost:
+            up.append(nn.Tanh())
+        else:
+            up.append(make_norm(norm, c_in))
+            if dropout and i >= levels - 3:
+                up.append(nn.Dropout(dropout))
+        level = UNetLevel(nn.Sequential(*down), level, nn.Sequential(*up), outermost)
+    return level
