@@ -19,7 +19,7 @@ Defaults and where they come from: lambda_U = lambda_V = 500 (the official code'
 within [100, 1000]"); n_critic = 2 (the paper: 2 to 4; the official code's later default is 1); c = 0.01 (the
 official default; the paper: in [0.01, 0.1]); the learning rate 5e-5 for both (the official default; in the
 presets, train.lr and train.discriminator_lr), constant; dropout 0 (the official default; when > 0, on the three
-innermost decoder stages, where pix2pix and the official code put it).
+innermost decoder stages, as the official code; pix2pix's sit one stage further out).
 
 Options beyond the paper (the official code's later `GAN_type`, and shared with CycleGAN): `gan_mode` wgan (the
 paper's) | wgan-gp (no clipping; Gulrajani et al.'s gradient penalty, weight 10, the official gamma) | lsgan |
