@@ -59,10 +59,12 @@ def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] 
     trainer = Trainer(load_config(preset, [f"run_dir={run_dir}", "train.eval_every=0", "train.best_metric=",
                                            *overrides]))
     batches = [trainer.batch(s) for s in range(CALIBRATION_STEPS + 2)]
-    for batch in batches[:2]:
+    for step, batch in enumerate(batches[:2]):
+        trainer.step = step
         trainer.train_step(batch)
     start = time.process_time()
-    for batch in batches[2:]:
+    for step, batch in enumerate(batches[2:], start=2):
+        trainer.step = step  # a phase with `every` > 1 runs at the steps it would in training
         trainer.train_step(batch)
     return (time.process_time() - start) / CALIBRATION_STEPS
 
