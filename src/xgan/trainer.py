@@ -35,6 +35,7 @@ from xgan.distributed import barrier, join, local_device, mean_over_ranks, wrap
 from xgan.io import atomic_write_text
 from xgan.models import Batch, Losses, Phase, TranslationModel, build_model
 from xgan.models.base import check_phases
+from xgan.optim import clip_parameters, make_optimizer
 from xgan.samples import save_image, translation_grid
 
 log = logging.getLogger("xgan")
@@ -50,24 +51,6 @@ class RunDirError(ValueError):
 
 
 RUN_OUTPUTS = ("checkpoints", "config.yaml", "tensorboard", "samples")  # what makes a directory a run's
-
-
-def make_optimizer(params: list[torch.nn.Parameter], lr: float, betas: tuple[float, float],
-                   device: torch.device, kind: str = "adam") -> torch.optim.Optimizer:
-    """Adam, fused into one kernel per step where PyTorch has one for the device (CPU and CUDA), or RMSprop with
-    PyTorch's defaults but the lr (`betas` unused), as the WGAN paper's critic."""
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    if kind != "adam":
-        raise ValueError(f"unknown optimizer {kind!r} (adam, rmsprop)")
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if device.type in ("cpu", "cuda") else None)
-
-
-@torch.no_grad()
-def clip_parameters(params: list[torch.nn.Parameter], bound: float) -> None:
-    """Clamp every parameter to [-bound, bound] in place (WGAN's weight clipping)."""
-    for p in params:
-        p.clamp_(-bound, bound)
 
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}

@@ -83,3 +83,36 @@ def test_training_can_keep_its_best_checkpoint_by_the_bound(tiny_config):
                                   "train.eval_gan_bound=2", "train.best_metric=gan_bound"), task=random_task())
     trainer.fit()
     assert trainer.best["metric"] == "gan_bound" and 0 < trainer.best["value"] < 1
+
+
+class Critic(OneWay):
+    """OneWay plus a critic phase declared as WGAN's: RMSprop, weights clipped to 0.01, the generator every 2nd step."""
+
+    def __init__(self) -> None:
+        super().__init__(pinned=False)
+        self.d = nn.Conv2d(3, 1, 1)
+        self.generator_calls = 0
+
+    def phases(self):
+        return [Phase("critic", list(self.d.parameters()), critic=True, optimizer="rmsprop", clip=0.01),
+                Phase("generator", list(self.g.parameters()), every=2)]
+
+    def losses(self, phase, batch):
+        if phase == "critic":
+            return {"wgan": (1.0, self.d(self.g(batch.a).detach()).mean() - self.d(batch.b).mean())}
+        self.generator_calls += 1
+        return {"wgan": (1.0, -self.d(self.g(batch.a)).mean())}
+
+
+def test_the_rival_trains_each_phase_as_the_model_declares_it(monkeypatch):
+    """A DualGAN-like rival keeps its critic's RMSprop and clipping and its generator's interval."""
+    import copy
+
+    import xgan.evaluation.gan_bound as module
+    rivals, deepcopy = [], copy.deepcopy
+    monkeypatch.setattr(module.copy, "deepcopy", lambda m: rivals.append(deepcopy(m)) or rivals[-1])
+    train, test = sets()
+    gan_bound(Critic(), train, test, steps=6, lr=1e-2)
+    rival = rivals[0]
+    assert rival.generator_calls == 3  # steps 0, 2 and 4
+    assert rival.d.weight.abs().max() <= 0.01 + 1e-7 and rival.d.weight.abs().max() > 0.0

@@ -28,6 +28,7 @@ from xgan.data import ImageSet
 from xgan.data.task import to_model_range
 from xgan.evaluation.metrics import batched
 from xgan.models.base import Batch, TranslationModel, other
+from xgan.optim import clip_parameters, make_optimizer
 
 
 def disagreement(model: TranslationModel, rival: TranslationModel, x: torch.Tensor, to: str) -> torch.Tensor:
@@ -55,12 +56,14 @@ def _gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[s
     with torch.no_grad():  # the trained parameters only: frozen parts (teachers, DTN's f) stay as they are
         for p in (p for phase in phases for p in phase.parameters if p.numel() > 1):
             p.add_(torch.randn(p.shape, generator=generator).to(device) * noise * p.std())
-    optimizers = [(phase, torch.optim.Adam(phase.parameters, lr=lr, betas=(0.5, 0.999))) for phase in phases]
+    # each phase as it trains (RMSprop, clipping, every), at the bound's lr unless the phase sets its own
+    optimizers = [(phase, make_optimizer(phase.parameters, phase.lr or lr, phase.betas or (0.5, 0.999), device,
+                                         phase.optimizer)) for phase in phases]
     sources = [d for d in ("a", "b") if other(d) in model.directions]
     was_training = model.training
     model.eval()
     try:
-        for _ in range(steps):
+        for step in range(steps):
             idx = {d: torch.randint(len(train[d]), (batch_size,), generator=generator) for d in ("a", "b")}
             a, b = (to_model_range(train[d].images[idx[d]]).to(device) for d in ("a", "b"))
             labels_a = train["a"].labels[idx["a"]].to(device) if model.label_classes_a else None
@@ -68,6 +71,8 @@ def _gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[s
             with torch.no_grad():
                 targets = {d: model.translate(images[d], other(d)) for d in sources}
             for phase, optimizer in optimizers:
+                if step % phase.every:
+                    continue
                 losses = rival.losses(phase.name, Batch(a, b, labels_a))
                 if not losses:
                     continue
@@ -78,6 +83,8 @@ def _gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[s
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 optimizer.step()
+                if phase.clip:
+                    clip_parameters(phase.parameters, phase.clip)
         rival.eval()
         with torch.no_grad():
             bounds = {f"gan_bound_{d}{other(d)}": float(disagreement(model, rival, test[d], other(d))) for d in sources}
