@@ -51,22 +51,29 @@ def compared(task: str) -> list[tuple[str, str]]:
     labels = {pattern.format(task=task): label for pattern, label in LABELS.items()}
     known = [p for p in labels if p in presets]  # README's order first
     return [(labels.get(p, p.removesuffix(f"-{task}")), p) for p in known + sorted(set(presets) - set(known))]
-CALIBRATION_STEPS = 6
+
+
+CALIBRATION_PAIRS = 3
 
 
 def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] = ()) -> float:
-    """Process CPU time of one training step of `preset`, after two warm-up steps."""
+    """Process CPU time of one training step of `preset`, after two warm-up steps, timed at pairs of consecutive
+    steps spread over its schedule: a phase that starts part-way (OST's) or runs every n-th step (DualGAN's
+    generator) is timed as often as it trains."""
     trainer = Trainer(load_config(preset, [f"run_dir={run_dir}", "train.eval_every=0", "train.best_metric=",
                                            *overrides]))
-    batches = [trainer.batch(s) for s in range(CALIBRATION_STEPS + 2)]
-    for step, batch in enumerate(batches[:2]):
-        trainer.step = step
-        trainer.train_step(batch)
+    last = max(trainer.config.train.steps - 2, 0)
+    anchors = [round(i * last / (CALIBRATION_PAIRS - 1)) for i in range(CALIBRATION_PAIRS)]
+
+    def run(steps: list[int]) -> None:
+        for step in steps:
+            trainer.step = step
+            trainer.train_step(trainer.batch(step))
+
+    run([last, last + 1])  # warm-up, at the last steps, where every phase runs
     start = time.process_time()
-    for step, batch in enumerate(batches[2:], start=2):
-        trainer.step = step  # a phase with `every` > 1 runs at the steps it would in training
-        trainer.train_step(batch)
-    return (time.process_time() - start) / CALIBRATION_STEPS
+    run([s for a in anchors for s in (a, a + 1)])
+    return (time.process_time() - start) / (2 * CALIBRATION_PAIRS)
 
 
 def budget_overrides(steps: int) -> list[str]:

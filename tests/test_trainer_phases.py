@@ -21,6 +21,7 @@ class ToyConfig:
     lazy: bool = False  # a head whose input size is read from the first batch (as CUT's projection heads)
     critic_optimizer: str = "adam"  # the critic phase's optimiser
     clip: float = 0.0  # the critic phase's weight clipping
+    start: float = 0.0  # the generator phase's start, a fraction of the run
 
 
 class Toy(TranslationModel):
@@ -39,7 +40,8 @@ class Toy(TranslationModel):
 
     def phases(self) -> list[Phase]:
         generator = [*self.g.parameters(), *(self.head.parameters() if self.head is not None else [])]
-        return [Phase("g", generator, lr=0.01, betas=(0.9, 0.99), every=self.cfg.every),
+        return [Phase("g", generator, lr=0.01, betas=(0.9, 0.99), every=self.cfg.every,
+                      start=self.cfg.start),
                 Phase("d", list(self.d.parameters()), critic=True, optimizer=self.cfg.critic_optimizer,
                       clip=self.cfg.clip)]
 
@@ -80,6 +82,12 @@ def test_a_phase_runs_at_its_interval_and_the_others_every_step(toy_trainer):
     assert trainer.model.calls == ["g", "d", "d", "d", "g", "d", "d", "d"]  # steps 0 and 3 update g
 
 
+def test_a_phase_that_starts_part_way_runs_from_that_fraction_of_the_run_on(toy_trainer):
+    trainer = toy_trainer("train.steps=4", "model.start=0.5")
+    trainer.fit()
+    assert trainer.model.calls == ["d", "d", "g", "d", "g", "d"]  # g from step 2 = 0.5 x 4 on
+
+
 def test_parameters_built_from_the_first_batch_are_trained_and_resumed(toy_trainer):
     straight = toy_trainer("train.steps=4", "model.lazy=true", run="straight")
     assert straight.model.head.in_features == 3 * 16 * 16
@@ -104,6 +112,9 @@ def test_phase_declarations_the_trainer_cannot_run_are_refused():
         check_phases([Phase("g", list(a.parameters())), Phase("d", [])])
     with pytest.raises(ValueError, match="every"):
         check_phases([Phase("g", list(a.parameters()), every=0)])
+    for start in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="start"):
+            check_phases([Phase("g", list(a.parameters()), start=start)])
     with pytest.raises(ValueError, match="optimizer"):
         check_phases([Phase("g", list(a.parameters()), optimizer="sgd")])
     with pytest.raises(ValueError, match="betas"):

@@ -44,6 +44,10 @@ class DataConfig:
     # random image_size crop each step (seed 001: 66 -> 64); 0 off. flip mirrors half of each batch.
     load_size: int = 0
     flip: bool = False
+    rotate: float = 0.0  # degrees: each training image turned by a random angle in [-rotate, rotate]; 0 off
+    # One-shot translation: domain A's training set is this one image file (augmented copies of it), or `test:N`,
+    # the N-th image of the task's A test split (its true counterpart is known to evaluation); "" off.
+    image_a: str = ""
 
     def __post_init__(self) -> None:
         if not 8 <= self.image_size <= MAX_IMAGE_SIZE:
@@ -58,6 +62,8 @@ class DataConfig:
         if self.load_size and not self.image_size <= self.load_size <= MAX_IMAGE_SIZE:
             raise ConfigError(f"data.load_size must be 0 (off) or in [data.image_size={self.image_size}, "
                               f"{MAX_IMAGE_SIZE}], not {self.load_size}")
+        if not 0 <= self.rotate <= 180:
+            raise ConfigError(f"data.rotate must be in [0, 180] degrees, not {self.rotate}")
         if self.max_images is not None and self.max_images < 1:
             raise ConfigError(f"data.max_images must be >= 1 (or null for all), not {self.max_images}")
         if self.workers is not None and self.workers < 0:

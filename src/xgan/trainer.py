@@ -27,7 +27,7 @@ from tqdm import tqdm
 from xgan.checkpoint import (CheckpointError, checkpoint_root, clean_leftovers, load_state, load_weights,
                              resolve_checkpoint, save_checkpoint, save_snapshot, snapshot_step)
 from xgan.config import Config, to_yaml
-from xgan.data.augment import crop_and_flip, resized
+from xgan.data.augment import crop_and_flip, resized, rotate
 from xgan.data.registry import load_task
 from xgan.data.task import ImageSet, Task, to_model_range
 from xgan.devices import pick_device
@@ -59,17 +59,18 @@ AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 class StepBatches:
     """Batch indices of step t: slice t of a per-epoch permutation seeded by (seed, epoch); drops the remainder.
     Distributed, rank r of n takes every n-th image of that global batch, starting at r. With `crop` (an image
-    size), each global batch is cropped and optionally flipped (data/augment.py) by draws seeded by (seed, step)."""
+    size), each global batch is cropped and optionally flipped and rotated (data/augment.py) by draws seeded by
+    (seed, step)."""
 
     def __init__(self, images: ImageSet, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
-                 crop: int = 0, flip: bool = False) -> None:
+                 crop: int = 0, flip: bool = False, rotate: float = 0.0) -> None:
         if len(images) < batch_size:
             raise ValueError(f"the training set has {len(images)} images, fewer than train.batch_size={batch_size}")
         if batch_size % world_size:
             raise ValueError(f"train.batch_size={batch_size} (the global batch) must divide by the {world_size} processes")
         self.images, self.batch_size, self.seed = images, batch_size, seed
         self.rank, self.world_size = rank, world_size
-        self.crop, self.flip = crop, flip
+        self.crop, self.flip, self.rotate = crop, flip, rotate
         self.per_epoch = len(images) // batch_size
         self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
 
@@ -85,11 +86,13 @@ class StepBatches:
         return self.indices(step)[self.rank::self.world_size]
 
     def batch(self, step: int, device: torch.device) -> torch.Tensor:
-        if not (self.crop or self.flip):
+        if not (self.crop or self.flip or self.rotate):
             return to_model_range(self.images.images[self.local_indices(step)].to(device, non_blocking=True))
         images = self.images.images[self.indices(step)]  # the global batch, so every rank draws the same crops
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step + 7_777_777)
         images = crop_and_flip(images, self.crop or images.shape[-1], self.flip, generator)
+        if self.rotate:
+            images = rotate(images, self.rotate, generator)
         return to_model_range(images[self.rank::self.world_size].to(device, non_blocking=True))
 
     def labels(self, step: int, device: torch.device) -> torch.Tensor:
@@ -139,7 +142,7 @@ class Trainer:
         shard = (self.world.rank, self.world.size)
         data = config.data
         train = [resized(s, data.load_size) for s in (self.task.train_a, self.task.train_b)]
-        augment = {"crop": data.image_size if data.load_size else 0, "flip": data.flip}
+        augment = {"crop": data.image_size if data.load_size else 0, "flip": data.flip, "rotate": data.rotate}
         self.batches_a = StepBatches(train[0], cfg.batch_size, cfg.seed * 2, *shard, **augment)
         self.batches_b = StepBatches(train[1], cfg.batch_size, cfg.seed * 2 + 1, *shard, **augment)
         self.fixed_a, self.fixed_b = (to_model_range(s.spread(SAMPLE_COUNT).images).to(self.device)
@@ -202,7 +205,7 @@ class Trainer:
         logged: dict[str, torch.Tensor] = {}
         factor = self.lr_factor()
         for phase, optimizer in self.optimizers.items():
-            if self.step % self.phases[phase].every:
+            if self.step % self.phases[phase].every or self.step < self.phases[phase].start * self.config.train.steps:
                 logged.update(self.latest_logged.get(phase, {}))
                 continue
             for group in optimizer.param_groups:

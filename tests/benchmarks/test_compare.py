@@ -35,3 +35,13 @@ def test_every_preset_of_a_task_is_compared_and_readme_labels_come_first():
     assert {preset for _, preset in digits} == {p for p in preset_names() if p == "digits" or p.endswith("-digits")}
     assert [preset for _, preset in compared("emoji")][:3] == ["emoji", "dtn-emoji", "cyclegan-emoji"]
     assert "svhn2mnist" not in {preset for _, preset in digits}
+
+
+def test_calibration_times_a_phase_that_starts_part_way_as_often_as_it_trains(tmp_path, monkeypatch):
+    from xgan.models.ost import OST
+    calls, losses = [], OST.losses
+    monkeypatch.setattr(OST, "losses", lambda self, phase, batch: calls.append(phase) or losses(self, phase, batch))
+    cpu_seconds_per_step("ost-digits", tmp_path / "run", (*tiny_overrides("ost"), "data.load_size=18",
+                                                          "model.one_shot_start=0.5", "train.steps=100"))
+    # two warm-up steps at the end, then steps 0, 1, 49, 50, 98, 99: the one-shot phase runs from step 50
+    assert calls.count("one_shot_a") == 2 + 3 and calls.count("autoencoder_b") == 2 + 6

@@ -4,7 +4,7 @@ import torch
 from conftest import TINY
 from xgan.config import ConfigError, load_config
 from xgan.data import ImageSet
-from xgan.data.augment import crop_and_flip, resized
+from xgan.data.augment import crop_and_flip, resized, rotate
 from xgan.trainer import StepBatches
 
 
@@ -71,3 +71,29 @@ def test_resized_keeps_the_labels():
 def test_a_load_size_below_the_image_size_is_refused():
     with pytest.raises(ConfigError, match="data.load_size"):
         load_config("digits", [*TINY, "data.load_size=12"])
+
+
+def test_rotation_turns_each_image_by_its_own_angle_within_the_bound_and_keeps_a_plain_background():
+    """A bar through the centre of a white image, turned by up to 30 degrees: the bar moves, stays a bar through the
+    centre, and the uncovered corners stay white."""
+    image = torch.full((3, 33, 33), 255, dtype=torch.uint8)
+    image[:, 16, 4:29] = 0  # a horizontal bar
+    images = image.expand(8, 3, 33, 33)
+    out = rotate(images, 30.0, torch.Generator().manual_seed(0))
+    assert out.dtype == torch.uint8 and out.shape == images.shape
+    assert (out[:, :, 0, 0] == 255).all() and (out[:, :, -1, -1] == 255).all()
+    assert (out[:, :, 16, 16] < 128).all()  # the centre is on the bar whatever the angle
+    assert len({tuple(o[0].flatten().tolist()) for o in out}) == 8  # eight different angles
+    for turned in out:  # at most 30 degrees: the bar's ends rise or fall at most 12.5 x tan(30) ~ 7 rows
+        rows = (turned[0] < 128).nonzero()[:, 0]
+        assert rows.min() >= 16 - 8 and rows.max() <= 16 + 8
+    assert torch.equal(rotate(images, 0.0, torch.Generator()), images)
+
+
+def test_the_trainer_rotates_training_batches_when_asked(tiny_config):
+    from xgan.trainer import Trainer
+    plain = Trainer(tiny_config("train.steps=1", "run_dir=/nonexistent/plain")).batch(0).a
+    turned = Trainer(tiny_config("train.steps=1", "data.rotate=20", "run_dir=/nonexistent/turned")).batch(0).a
+    assert turned.shape == plain.shape and not torch.equal(turned, plain)
+    with pytest.raises(ConfigError, match="data.rotate"):
+        tiny_config("data.rotate=200")

@@ -1,5 +1,5 @@
 """Training-time augmentation of a batch: the seed 001 recipe (images resized to a load size, a random crop of the
-training size: 66 -> 64) and random horizontal flips. The draw is a function of the generator alone, so a resumed
+training size: 66 -> 64), random horizontal flips, and random rotations (one-shot translation's augmentation). The draw is a function of the generator alone, so a resumed
 or distributed run sees the crops a single uninterrupted run would have seen."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
+
+import torch.nn.functional as F
 
 from xgan.data.task import ImageSet, resize_uint8
 
@@ -22,6 +24,17 @@ def crop_and_flip(images: torch.Tensor, size: int, flip: bool, generator: torch.
     mirrored = torch.rand(n, generator=generator) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
     crops = [image[:, t:t + size, l:l + size] for image, t, l in zip(images, top.tolist(), left.tolist())]
     return torch.stack([c.flip(-1) if m else c for c, m in zip(crops, mirrored.tolist())])
+
+
+def rotate(images: torch.Tensor, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """uint8 (N, C, H, W), each turned about its centre by an angle uniform in [-degrees, degrees] (bilinear); the
+    corners it uncovers repeat the border pixels, so an image on a plain background stays on it."""
+    angles = (torch.rand(len(images), generator=generator) * 2 - 1) * torch.pi * degrees / 180
+    cos, sin, zero = angles.cos(), angles.sin(), torch.zeros_like(angles)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    turned = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return turned.round().clamp(0, 255).to(torch.uint8)
 
 
 def resized(images: ImageSet, size: int) -> ImageSet:

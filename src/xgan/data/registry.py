@@ -8,6 +8,7 @@ from xgan.data.digits import load_digits
 from xgan.data.emoji import load_emoji, load_emoji_lines
 from xgan.data.faces2cartoon import load_faces2cartoon
 from xgan.data.folders import load_folders
+from xgan.data.one_shot import one_image_a
 from xgan.data.svhn2mnist import load_svhn2mnist
 from xgan.data.task import Task
 
@@ -17,7 +18,10 @@ TASKS: dict[str, Callable[[Any], Task]] = {"digits": load_digits, "svhn2mnist": 
 
 
 def load_task(cfg: Any) -> Task:
-    """Load the task named by `cfg.task` (a DataConfig)."""
+    """Load the task named by `cfg.task` (a DataConfig); with data.image_a, domain A trains on that one image."""
     if cfg.task not in TASKS:
         raise ValueError(f"unknown data.task '{cfg.task}' (known: {', '.join(sorted(TASKS))})")
-    return TASKS[cfg.task](cfg)
+    task = TASKS[cfg.task](cfg)
+    if cfg.image_a:
+        task = one_image_a(task, cfg.image_a, cfg.image_size, tuple(cfg.background))
+    return task

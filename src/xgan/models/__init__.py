@@ -14,6 +14,7 @@ from xgan.models.discogan import DiscoGAN
 from xgan.models.distancegan import DistanceGAN
 from xgan.models.dtn import DTN
 from xgan.models.dualgan import DualGAN
+from xgan.models.ost import OST
 from xgan.models.template import Template
 from xgan.models.xgan import XGAN
 
@@ -27,6 +28,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "augcgan": AugmentedCycleGAN,
     "cut": CUT,
     "dualgan": DualGAN,
+    "ost": OST,
     "template": Template,
 }
 
@@ -42,4 +44,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
-           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "Template"]
+           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "Template"]

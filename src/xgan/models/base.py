@@ -3,8 +3,8 @@
 A model is constructed as `Model(cfg, image_size, training=True, pretrained=True)` and declares:
 
     phases()                  its optimisers, in the order they run each step (Phase: name, parameters, optimiser
-                              and its settings, update interval, weight clipping); the Trainer builds, checks and
-                              steps them
+                              and its settings, update interval, start, weight clipping); the Trainer builds,
+                              checks and steps them
     losses(phase, batch)      {term: (weight, value)}: what that phase minimises on this Batch; {} skips it
     translate(x, to, style)   images of domain `to` (style: a style code, for multimodal models)
 
@@ -19,7 +19,8 @@ pretrained parts as architecture only, since a checkpoint holds their weights.
 Methods of the field and how they fit: shared latent (XGAN, UNIT, CoGAN): encode/decode; content + style
 (MUNIT, DRIT++, StarGAN v2): `style_dim` > 0, translate(x, to, style), sample_style; one direction (DTN):
 `directions = ("b",)`; a critic updated more often than the generator (WGAN-GP's n_critic): the generator's
-Phase(every=n); a WGAN critic (Arjovsky et al.): Phase(optimizer="rmsprop", clip=c); labels of domain A (a task
+Phase(every=n); a WGAN critic (Arjovsky et al.): Phase(optimizer="rmsprop", clip=c); a phase that joins
+part-way (OST's one-shot phase after pretraining): Phase(start=fraction of the run); labels of domain A (a task
 tower, AC-GAN): `label_classes_a`, given as Batch.labels_a.
 """
 
@@ -40,7 +41,8 @@ class Phase:
     """One optimiser: the parameters it updates and how. `critic` phases (discriminators) use
     train.discriminator_lr and are left alone by anything that perturbs the generator's objective (the GAN bound);
     `lr` and `betas` replace the train.* values for this phase only (e.g. StarGAN v2's slow mapping network);
-    the phase runs at the steps divisible by `every` (a generator at every n-th step: WGAN's n_critic).
+    the phase runs at the steps divisible by `every` (a generator at every n-th step: WGAN's n_critic), from the
+    step `start` x train.steps on (a phase that joins later: OST's one-shot phase after its auto-encoder's).
     `optimizer` is "adam" or "rmsprop" (PyTorch's defaults but the lr: the WGAN paper's choice, since momentum
     destabilised its critic); `betas` apply to Adam only. `clip` > 0 clamps every parameter of the phase to
     [-clip, clip] after each of its updates (WGAN's weight clipping); 0 leaves them alone."""
@@ -53,6 +55,7 @@ class Phase:
     every: int = 1
     optimizer: str = "adam"
     clip: float = 0.0
+    start: float = 0.0
 
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -118,7 +121,7 @@ class TranslationModel(nn.Module):
 
 def check_phases(phases: list[Phase]) -> None:
     """A model's declared phases must be usable as they stand: named once, non-empty, no parameter in two, a known
-    optimiser (Adam's betas only with Adam), a non-negative clip."""
+    optimiser (Adam's betas only with Adam), a non-negative clip, a start within the run."""
     if not phases:
         raise ValueError("a model declares at least one phase")
     names = [p.name for p in phases]
@@ -134,6 +137,8 @@ def check_phases(phases: list[Phase]) -> None:
             raise ValueError(f"phase '{phase.name}': optimizer must be one of {OPTIMIZERS}, not {phase.optimizer!r}")
         if phase.betas is not None and phase.optimizer != "adam":
             raise ValueError(f"phase '{phase.name}': betas are Adam's, and its optimizer is {phase.optimizer!r}")
+        if not 0 <= phase.start < 1:  # also refuses NaN
+            raise ValueError(f"phase '{phase.name}': start must be a fraction of the run in [0, 1), not {phase.start}")
         if not (phase.clip >= 0 and math.isfinite(phase.clip)):  # also refuses NaN
             raise ValueError(f"phase '{phase.name}': clip must be a finite number >= 0 (0: off), not {phase.clip}")
         for p in phase.parameters:
