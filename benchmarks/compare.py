@@ -39,7 +39,8 @@ from xgan.trainer import Trainer
 # labels of the presets named in README's tables; any other `<name>-<task>` preset is compared under its name
 LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN",
           "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
-          "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST"}
+          "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST",
+          "unit-{task}": "UNIT", "munit-{task}": "MUNIT"}
 
 
 def compared(task: str) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 import xgan
+from xgan.api import as_pictures
 from xgan.data.registry import load_task
 from xgan.data.images import model_input, resize_image
 from xgan.data.task import to_model_range, to_uint8
@@ -139,3 +140,25 @@ def test_style_codes_give_several_translations_of_one_image_and_are_checked(tmp_
         multimodal.translate(np.stack([image, image]), "b", style=codes[:1])
     with pytest.raises(ValueError, match="no style codes"):
         translator.translate(np.stack([image]), "b", style=codes[:1])
+
+
+def test_a_reference_image_style_translates_as_the_model_would_with_that_style(tmp_path, translator):
+    from conftest import tiny_overrides
+    from xgan.cli import main
+
+    run = tmp_path / "munit"
+    assert main(["train", "munit-digits", *tiny_overrides("munit"), "model.mlp_dim=16", "train.steps=1",
+                 "--out", str(run)]) == 0
+    multimodal = xgan.load(run, device="cpu")
+    rng = np.random.default_rng(0)
+    image, reference = (rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8) for _ in range(2))
+    style = multimodal.style_of(reference, "b")
+    assert style.shape == (1, 8)
+    with torch.no_grad():  # B's style encoder on the reference, as the model reads it
+        expected = multimodal.model.style_b(multimodal.model_input(as_pictures(reference)[0])).cpu()
+    assert torch.equal(style, expected)
+    other_style = multimodal.style_of(rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8), "b")
+    assert not np.array_equal(multimodal.translate(image, "b", style=style),
+                              multimodal.translate(image, "b", style=other_style))
+    with pytest.raises(ValueError, match="cannot read a style"):
+        translator.style_of(reference, "b")

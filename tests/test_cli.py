@@ -209,3 +209,26 @@ def test_translate_samples_writes_k_reproducible_outputs_per_input_for_a_multimo
     assert main(["translate", str(cycle), str(image), "--to", "b", "--samples", "2", "--out", str(tmp_path / "no")]) != 0
     assert "has no style codes" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()
+
+
+def test_translate_reference_gives_every_output_the_style_of_one_target_image(tmp_path, capsys):
+    """--reference IMAGE: the outputs take that image's style (MUNIT's style encoder); two references, two
+    results; a model that cannot read a style refuses it."""
+    from conftest import tiny_overrides
+    run = tmp_path / "run"
+    assert main(["train", "munit-digits", *tiny_overrides("munit"), "model.mlp_dim=16", "train.steps=1",
+                 "--out", str(run)]) == 0
+    rng = np.random.default_rng(0)
+    for name in ("in", "ref1", "ref2"):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / f"{name}.png")
+    outputs = []
+    for ref in ("ref1", "ref2"):
+        assert main(["translate", str(run), str(tmp_path / "in.png"), "--to", "b", "--reference",
+                     str(tmp_path / f"{ref}.png"), "--out", str(tmp_path / ref)]) == 0
+        outputs.append(np.asarray(Image.open(tmp_path / ref / "in_to_b.png")))
+    assert not np.array_equal(*outputs)
+    cycle = tmp_path / "cycle"
+    assert main(["train", "cyclegan-digits", *tiny_overrides("cyclegan"), "train.steps=1", "--out", str(cycle)]) == 0
+    assert main(["translate", str(cycle), str(tmp_path / "in.png"), "--to", "b", "--reference",
+                 str(tmp_path / "ref1.png"), "--out", str(tmp_path / "no")]) != 0
+    assert "cannot read a style from an image" in capsys.readouterr().err

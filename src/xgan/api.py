@@ -89,6 +89,16 @@ class Translator:
         return self.model.sample_style(count, to, generator)
 
     @torch.no_grad()
+    def style_of(self, images: ImageLike, domain: str = "b") -> torch.Tensor:
+        """(N, style_dim) style codes read from images of `domain`, on the CPU, for `translate(..., style=)`:
+        reference-guided translation (models with a style encoder: MUNIT)."""
+        other(domain)
+        if not self.model.has_reference_style:
+            raise ValueError(f"this {self.config.model.name} model cannot read a style from an image")
+        pictures, _ = as_pictures(images)
+        return self.model.style_of(self.model_input(pictures), domain).cpu()
+
+    @torch.no_grad()
     def embed(self, images: ImageLike, domain: str = "a") -> torch.Tensor:
         """(N, D) shared embeddings, on the CPU, of images of `domain`."""
         other(domain)

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "input, each from a random style code, written NAME_to_b_<k>.png [1: the model's "
                                 "default style]")
     translate.add_argument("--seed", type=int, default=0, help="seeds the random style codes of --samples [0]")
+    translate.add_argument("--reference", help="an image of the target domain whose style every output takes "
+                                               "(reference-guided translation: MUNIT, DRIT++)")
 
     evaluate = commands.add_parser("eval", help="score a checkpoint: metrics.json, report.md and grids",
                                    description="Score a checkpoint on its task's test splits: class preservation "
@@ -206,6 +208,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
                          f"{args.samples}")
     generator = torch.Generator().manual_seed(args.seed)
     size, source = config.data.image_size, Path(args.input)
+    reference = None
+    if args.reference:
+        if args.samples > 1:
+            raise ValueError("--reference gives every output the reference's style: one output per input, "
+                             "not --samples")
+        if not model.has_reference_style:
+            raise ValueError(f"model '{config.model.name}' cannot read a style from an image (--reference)")
+        with torch.no_grad():
+            reference = model.style_of(model_input([read_image(args.reference, size)]).to(device), args.to)
     unreadable: dict[str, str] = {}
     paths = find_images(source, unreadable)
     for folder, reason in unreadable.items():
@@ -233,7 +244,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
             continue
         x = model_input(images).to(device)
         for k in range(args.samples):
-            style = None
+            style = None if reference is None else reference.expand(len(x), -1)
             if args.samples > 1:  # drawn on the CPU from one generator: the same codes on every device
                 style = model.sample_style(len(x), args.to, generator).to(device)
             with torch.no_grad():

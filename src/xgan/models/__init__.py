@@ -14,8 +14,10 @@ from xgan.models.discogan import DiscoGAN
 from xgan.models.distancegan import DistanceGAN
 from xgan.models.dtn import DTN
 from xgan.models.dualgan import DualGAN
+from xgan.models.munit import MUNIT
 from xgan.models.ost import OST
 from xgan.models.template import Template
+from xgan.models.unit import UNIT
 from xgan.models.xgan import XGAN
 
 # "template" is models/template.py, the file to copy when adding a model; it trains like any other
@@ -29,6 +31,8 @@ MODELS: dict[str, type[TranslationModel]] = {
     "cut": CUT,
     "dualgan": DualGAN,
     "ost": OST,
+    "unit": UNIT,
+    "munit": MUNIT,
     "template": Template,
 }
 
@@ -44,4 +48,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
-           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "Template"]
+           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "Template"]

@@ -9,7 +9,7 @@ A model is constructed as `Model(cfg, image_size, training=True, pretrained=True
     translate(x, to, style)   images of domain `to` (style: a style code, for multimodal models)
 
 and, where it has them, `encode`/`decode` (a shared embedding), `reconstruct`, `sample_style` (random style
-codes: MUNIT, DRIT, StarGAN v2), `setup(batch)` (parameters whose shapes are known only from data: CUT's
+codes: MUNIT, DRIT, StarGAN v2), `style_of` (the style of a reference image), `setup(batch)` (parameters whose shapes are known only from data: CUT's
 projection heads) and `stats` (diagnostics logged beside the losses).
 
 `training=False` builds only what translation needs (no discriminators, image pools, teachers, classifier
@@ -96,6 +96,15 @@ class TranslationModel(nn.Module):
         """Random style codes of `domain` (models with style_dim > 0), (count, style_dim) on the CPU, drawn from
         `generator` (torch's global one if None)."""
         raise NotImplementedError(f"{type(self).__name__} has no style codes")
+
+    def style_of(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        """The style codes of images of `domain`, (N, style_dim): reference-guided translation (MUNIT, DRIT)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read a style from an image")
+
+    @property
+    def has_reference_style(self) -> bool:
+        """Whether the model reads styles from images: it overrides `style_of`."""
+        return type(self).style_of is not TranslationModel.style_of
 
     @property
     def has_embedding(self) -> bool:

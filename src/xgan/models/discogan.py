@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xgan.models.base import Batch, Losses, Phase, TranslationModel, other
-from xgan.models.layers import gan_loss
+from xgan.models.layers import gan_loss, squared_norm
 from xgan.models.nets import DiscoGANDiscriminator, encoder_decoder_generator
 
 
@@ -74,11 +74,6 @@ def feature_matching(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torc
     for r, f in zip(real, fake):
         total = total + (r.detach().mean(0) - f.mean(0)).pow(2).mean()
     return total
-
-
-def squared_norm(parameters: list[nn.Parameter]) -> torch.Tensor:
-    """|theta|^2: times weight_decay / 2 its gradient is Adam's weight_decay * theta."""
-    return sum(p.pow(2).sum() for p in parameters)
 
 
 class DiscoGAN(TranslationModel):

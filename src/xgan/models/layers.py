@@ -177,6 +177,24 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     return (norm - 1).pow(2).mean()
 
 
+def conv_block(c_in: int, c_out: int, kernel: int, stride: int, norm: str,
+               act: nn.Module | None = None) -> nn.Sequential:
+    """Reflection padding, conv, norm, activation (ReLU unless given): the official UNIT/MUNIT Conv2dBlock."""
+    return nn.Sequential(nn.ReflectionPad2d((kernel - 1) // 2), nn.Conv2d(c_in, c_out, kernel, stride),
+                         make_norm(norm, c_out), act if act is not None else nn.ReLU(inplace=True))
+
+
+def multiscale_gan_loss(maps: list[torch.Tensor], real: bool, kind: str = "lsgan") -> torch.Tensor:
+    """gan_loss over every scale's patch map of a multi-scale critic, summed over scales (UNIT/MUNIT's sum)."""
+    return sum(gan_loss(m, real, kind) for m in maps)
+
+
+def squared_norm(parameters: list[nn.Parameter]) -> torch.Tensor:
+    """|theta|^2: times weight_decay / 2 its gradient is Adam's (coupled) weight_decay * theta, so an official
+    code's Adam weight decay is this loss term."""
+    return sum(p.pow(2).sum() for p in parameters)
+
+
 def says_real(logits: torch.Tensor, kind: str) -> torch.Tensor:
     """The discriminator's hard decision: BCE logits above 0, least-squares outputs above 0.5."""
     return logits > (0.0 if kind == "bce" else 0.5)
