@@ -11,6 +11,8 @@ HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "att
                     "gt_feature_distance": False,
                     # collapse.py: outputs that vary with their inputs
                     "collapse_spread": True, "collapse_distinct": True,
+                    # diversity.py: outputs for one input under random styles (higher: more varied)
+                    "diversity": True,
                     "gan_bound": False}  # gan_bound.py: how far a rival as good by the loss translates otherwise
 
 

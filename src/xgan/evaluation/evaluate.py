@@ -10,6 +10,7 @@ from xgan.data import ImageSet, Task
 from xgan.data.task import to_model_range
 from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.collapse import collapse_from_outputs
+from xgan.evaluation.diversity import diversity
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
@@ -28,7 +29,8 @@ class Evaluation:
 
 class Evaluator:
     """Class preservation (where both domains have labels), KID/FID in a named offline feature space against
-    the real target test images, the semantic consistency distance (for models with a shared embedding),
+    the real target test images, the semantic consistency distance (for models with a shared embedding), the
+    diversity of outputs under random styles (multimodal models),
     ground-truth retrieval and distances beside their baselines (where both test splits carry ids), and the
     collapse measures, on `count` test images per domain."""
 
@@ -154,6 +156,9 @@ class Evaluator:
             m[f"fid_{direction}"] = fid(features, self.real_features[target])
             if direction in self.pairs:
                 m.update(self.ground_truth(direction, translated, features))
+            if model.style_dim:  # several outputs per input: how much they differ, beside the real images' spread
+                spread = diversity(model, self.images[source], target, self.images[target], self.spaces[target])
+                m.update({f"diversity_{name}_{direction}": value for name, value in spread.items()})
             distances = semantic_distances(model, self.images[source], source)
             if distances is not None:
                 result.semantic_distances[source] = distances.cpu()
