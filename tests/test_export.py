@@ -37,3 +37,23 @@ def test_export_writes_into_the_run_by_default_and_refuses_unknown_formats(tiny_
     assert [p.name for p in (run / "export").iterdir()] == [f"{(run / 'checkpoints' / 'latest').read_text().strip()}_to_b.pt"]
     with pytest.raises(SystemExit):
         main(["export", str(run), "--format", "tflite"])
+
+
+def test_a_multimodal_translator_exports_with_the_style_as_its_second_input(tmp_path, capsys):
+    import onnxruntime
+    from conftest import tiny_overrides
+
+    run = tmp_path / "run"
+    assert main(["train", "munit-digits", *tiny_overrides("munit"), "model.mlp_dim=16", "train.steps=1",
+                 "--out", str(run)]) == 0
+    assert main(["export", str(run), "--format", "onnx", "--to", "b", "--out", str(tmp_path / "x")]) == 0
+    model, config, snapshot = load_trained(run)
+    session = onnxruntime.InferenceSession(str(tmp_path / "x" / f"{snapshot.name}_to_b.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["images", "style"]
+    x = torch.rand(3, 3, config.data.image_size, config.data.image_size) * 2 - 1
+    styles = model.sample_style(3, "b", torch.Generator().manual_seed(0))
+    got = torch.from_numpy(session.run(None, {"images": x.numpy(), "style": styles.numpy()})[0])
+    with torch.no_grad():
+        assert (got - model.translate(x, "b", styles)).abs().max() < 1e-4
+        assert (got - model.translate(x, "b")).abs().max() > 1e-3  # the style given, not the default

@@ -1,7 +1,8 @@
 """Export one translation direction of a trained model as ONNX or TorchScript, for other runtimes.
 
 Both take a float32 (N, 3, S, S) batch in [-1, 1] (S: the model's image size; N: any) and return the translated
-batch in the same range: pixels p in [0, 255] map to p / 127.5 - 1.
+batch in the same range: pixels p in [0, 255] map to p / 127.5 - 1. A multimodal model's translator (style codes:
+MUNIT, Augmented CycleGAN) takes the (N, style_dim) style codes as its second input ("style").
 """
 
 from __future__ import annotations
@@ -31,12 +32,24 @@ class Direction(nn.Module):
         return self.model.translate(images, to=self.to)
 
 
+class StyledDirection(Direction):
+    """model.translate(x, to, style) of a multimodal model: the style codes are the second input."""
+
+    def forward(self, images: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.model.translate(images, to=self.to, style=style)
+
+
 def export_direction(model: TranslationModel, to: str, image_size: int, fmt: str, path: str | Path) -> Path:
     """Write the a->b (to='b') or b->a (to='a') translator of `model` to `path` atomically."""
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {FORMATS}, not {fmt!r}")
-    module = Direction(model.eval(), to).eval()
-    example = torch.zeros(2, 3, image_size, image_size, device=next(model.parameters()).device)
+    device = next(model.parameters()).device
+    example: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, image_size, image_size, device=device),)
+    if model.style_dim:
+        module = StyledDirection(model.eval(), to).eval()
+        example += (torch.randn(2, model.style_dim, device=device),)
+    else:
+        module = Direction(model.eval(), to).eval()
     path = Path(path)
     if fmt == "torchscript":
         with torch.no_grad():
@@ -47,9 +60,11 @@ def export_direction(model: TranslationModel, to: str, image_size: int, fmt: str
     return path
 
 
-def onnx_export(module: nn.Module, example: torch.Tensor, path: str) -> None:
+def onnx_export(module: nn.Module, example: tuple[torch.Tensor, ...], path: str) -> None:
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # it lists the torchvision ops it cannot find
     batch = torch.export.Dim("batch", min=1)
-    program = torch.onnx.export(module, (example,), dynamo=True, input_names=["images"], output_names=["translated"],
-                                dynamic_shapes=({0: batch},), opset_version=ONNX_OPSET, verbose=False)
+    names = ["images", "style"][:len(example)]
+    program = torch.onnx.export(module, example, dynamo=True, input_names=names, output_names=["translated"],
+                                dynamic_shapes=tuple({0: batch} for _ in example), opset_version=ONNX_OPSET,
+                                verbose=False)
     program.save(path)

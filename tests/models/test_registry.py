@@ -44,7 +44,11 @@ def test_every_registered_model_trains_resumes_translates_evaluates_and_exports(
     exported = torch.jit.load(str(next((tmp_path / "export").glob(f"*_to_{to}.pt"))))
     x = torch.rand(2, 3, config.data.image_size, config.data.image_size) * 2 - 1
     with torch.no_grad():
-        assert torch.allclose(exported(x), model.translate(x, to), atol=1e-5)
+        if model.style_dim:  # a multimodal translator takes the style codes as its second input
+            style = model.sample_style(2, to, torch.Generator().manual_seed(0))
+            assert torch.allclose(exported(x, style), model.translate(x, to, style), atol=1e-5)
+        else:
+            assert torch.allclose(exported(x), model.translate(x, to), atol=1e-5)
 
 
 def test_the_template_is_registered_and_its_config_is_all_read():
