@@ -33,6 +33,7 @@ from xgan.checkpoint import load_trained
 from xgan.config import load_config
 from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
+from xgan.models import build_model
 from xgan.samples import labelled_grid
 from xgan.trainer import Trainer
 
@@ -106,6 +107,13 @@ def mean_row(label: str, rows: list[dict]) -> dict:
     return {**rows[0], **figures, "metrics": metrics, "label": f"**{label}, mean of {len(rows)} seeds**"}
 
 
+def reads_labels(preset: str) -> str:
+    """'yes' where the preset's model trains on domain A's class labels (directly or through a part trained on
+    them), else 'no': the figures an unlabelled user can expect are the 'no' rows'."""
+    config = load_config(preset)
+    return "yes" if build_model(config, training=False, pretrained=False).reads_labels_a else "no"
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
@@ -113,11 +121,12 @@ def fmt(value: float | None, digits: int = 3) -> str:
 def table(rows: list[dict]) -> str:
     if any("gt_top1_pixel_ab" in r["metrics"] for r in rows):
         return ground_truth_table(rows)
-    lines = ["| model | class preservation A→B | B→A | KID A→B | KID B→A | train images/s | parameters (trained) "
-             "| steps | CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | reads A's labels | class preservation A→B | B→A | KID A→B | KID B→A | train images/s "
+             "| parameters (trained) | steps | CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["metrics"]
-        lines.append(f"| {r['label']} | {fmt(m.get('class_preservation_ab'))} | {fmt(m.get('class_preservation_ba'))} "
+        lines.append(f"| {r['label']} | {reads_labels(r['preset'])} | {fmt(m.get('class_preservation_ab'))} "
+                     f"| {fmt(m.get('class_preservation_ba'))} "
                      f"| {fmt(m.get('kid_ab'), 1)} | {fmt(m.get('kid_ba'), 1)} | {r['images_per_s']:.0f} "
                      f"| {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} | {r['train_wall_min']:.1f} |")
     return "\n".join(lines) + "\n"
@@ -126,9 +135,9 @@ def table(rows: list[dict]) -> str:
 def ground_truth_table(rows: list[dict]) -> str:
     """For tasks whose test images know their true counterparts: retrieval of it (pixels), SSIM to it, each with
     the untranslated input's figure in brackets; category preservation; the smallest collapse spread."""
-    lines = ["| model | top-1 A→B (identity) | top-1 B→A (identity) | SSIM A→B (identity) | category preservation A→B "
-             "| B→A | lowest collapse spread | train images/s | parameters (trained) | steps | CPU-min | wall min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | reads A's labels | top-1 A→B (identity) | top-1 B→A (identity) | SSIM A→B (identity) "
+             "| category preservation A→B | B→A | lowest collapse spread | train images/s | parameters (trained) | steps "
+             "| CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def with_identity(m: dict, name: str, direction: str) -> str:
         if f"gt_{name}_{direction}" not in m:
@@ -138,7 +147,8 @@ def ground_truth_table(rows: list[dict]) -> str:
     for r in rows:
         m = r["metrics"]
         spreads = [v for k, v in m.items() if k.startswith("collapse_spread")]
-        lines.append(f"| {r['label']} | {with_identity(m, 'top1_pixel', 'ab')} | {with_identity(m, 'top1_pixel', 'ba')} "
+        lines.append(f"| {r['label']} | {reads_labels(r['preset'])} | {with_identity(m, 'top1_pixel', 'ab')} "
+                     f"| {with_identity(m, 'top1_pixel', 'ba')} "
                      f"| {with_identity(m, 'ssim', 'ab')} | {fmt(m.get('class_preservation_ab'))} "
                      f"| {fmt(m.get('class_preservation_ba'))} | {fmt(min(spreads) if spreads else None)} "
                      f"| {r['images_per_s']:.0f} | {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} "
@@ -233,7 +243,9 @@ def main() -> int:
             "untranslated input's figure in brackets; category preservation reads the emoji categories (evaluation "
             "only). "
             "Train images/s counts the images of both domains. Parameters: the trained ones (not frozen teachers "
-            "or DTN's fixed f).\n\n" + table(rows) + f"\n![the same test inputs translated by each model{shown}]"
+            "or DTN's fixed f). Reads A's labels: the model trains on domain A's class labels, directly or through a "
+            "frozen part trained on them (XGAN's digits task tower and teacher, DTN's digit f); the other rows use "
+            "no label, as a user with two unlabelled folders.\n\n" + table(rows) + f"\n![the same test inputs translated by each model{shown}]"
             f"(benchmarks/results/{picture.name})\n")
     (RESULTS / f"compare_{args.task}.md").write_text(text)
     publish(text, f"compare_{args.task}" if args.readme else None)

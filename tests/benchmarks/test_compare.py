@@ -45,3 +45,12 @@ def test_calibration_times_a_phase_that_starts_part_way_as_often_as_it_trains(tm
                                                           "model.one_shot_start=0.5", "train.steps=100"))
     # two warm-up steps at the end, then steps 0, 1, 49, 50, 98, 99: the one-shot phase runs from step 50
     assert calls.count("one_shot_a") == 2 + 3 and calls.count("autoencoder_b") == 2 + 6
+
+
+def test_the_tables_say_which_models_read_domain_a_labels():
+    """XGAN's digits preset (task tower, printed-digit teacher) and DTN's f (a printed-digit LeNet) read them;
+    CycleGAN, and DTN on emoji (a colour-layout f), do not."""
+    from compare import reads_labels
+
+    assert [reads_labels(p) for p in ("digits", "dtn-digits", "cyclegan-digits", "dtn-emoji")] == ["yes", "yes", "no",
+                                                                                                     "no"]

@@ -102,6 +102,13 @@ class TranslationModel(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} cannot read a style from an image")
 
     @property
+    def reads_labels_a(self) -> bool:
+        """Whether training uses class labels of domain A: its batches carry them (a task tower, AC-GAN), or a
+        frozen part was trained on labelled source images (teachers.LABEL_TRAINED: DTN's f, XGAN's digits
+        teacher). Benchmarks say it beside each figure; an unlabelled user cannot train such a model as it is."""
+        return self.label_classes_a > 0
+
+    @property
     def has_reference_style(self) -> bool:
         """Whether the model reads styles from images: it overrides `style_of`."""
         return type(self).style_of is not TranslationModel.style_of

@@ -23,7 +23,7 @@ from torch import nn
 
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.nets import decoder_layers, discriminator
-from xgan.models.teachers import load_extractor
+from xgan.models.teachers import LABEL_TRAINED, load_extractor
 
 FAKE_FROM_SOURCE, FAKE_FROM_TARGET, REAL_TARGET = 0, 1, 2  # the three-way discriminator's classes
 
@@ -81,6 +81,10 @@ class DTN(TranslationModel):
         if domain != "b":
             raise ValueError("DTN decodes into the target domain (b) only")
         return self.g(z)
+
+    @property
+    def reads_labels_a(self) -> bool:
+        return self.cfg.encoder in LABEL_TRAINED  # f was trained on labelled source images
 
     def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
         if to != "b":

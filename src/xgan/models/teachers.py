@@ -53,6 +53,9 @@ def lenet_features() -> nn.Module:
     return LeNet(classes=10).features
 
 
+# built-ins trained with class labels of the source domain's kind: a model using one reads domain A's labels
+LABEL_TRAINED = {"xgan.models.teachers:printed_digit_features"}
+
 # name -> (the trained extractor, its architecture alone for loading a checkpoint that holds its weights)
 BUILTIN: dict[str, tuple[Callable[[], nn.Module], Callable[[], nn.Module]]] = {
     "xgan.models.teachers:coarse_colours": (coarse_colours, coarse_colours),

@@ -32,7 +32,7 @@ from xgan.models.adaptation import AdaptationConfig, DomainAdaptation
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.layers import GradientReversal, ImagePool, downsamplings, gan_loss, says_real, shared_pair
 from xgan.models.nets import decoder_layers, discriminator, encoder_layers
-from xgan.models.teachers import load_extractor
+from xgan.models.teachers import LABEL_TRAINED, load_extractor
 
 SHARING = ("none", "partial", "full")
 DISTANCES = ("l1", "l2", "cosine")
@@ -130,6 +130,10 @@ class XGAN(TranslationModel):
         if cfg.adaptation.on:
             self.adaptation = DomainAdaptation(cfg.adaptation, cfg.embedding_dim)
             self.label_classes_a = self.adaptation.label_classes
+
+    @property
+    def reads_labels_a(self) -> bool:
+        return self.label_classes_a > 0 or (self.cfg.weights.teacher > 0 and self.cfg.teacher in LABEL_TRAINED)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Checkpoints saved before the add-ons moved (December 2026) hold the tower as task_tower.*."""
