@@ -161,6 +161,21 @@ def test_a_model_without_shared_embedding_serves_translations_without_neighbours
         assert c.get("/api/info").json()["samples"] == {}
         result = c.post("/api/translate?to=a", content=digit_png()).json()
         assert decoded(result["translation"]).size == (16, 16) and result["neighbors"] == []
+        assert result["styles"] == []  # one output: no style codes
+
+
+def test_a_multimodal_model_shows_a_row_of_random_styles_the_same_for_every_upload(tmp_path):
+    from conftest import tiny_overrides
+    from xgan.cli import main
+
+    run = tmp_path / "munit"
+    assert main(["train", "munit-digits", *tiny_overrides("munit"), "model.mlp_dim=16", "train.steps=1",
+                 "--out", str(run)]) == 0
+    with TestClient(serve.create_app(xgan.load(run, device="cpu"))) as c:
+        first, again = (c.post("/api/translate?to=b", content=digit_png()).json() for _ in range(2))
+    assert len(first["styles"]) == serve.STYLE_SAMPLES and first["styles"] == again["styles"]
+    pictures = [np.asarray(decoded(url)) for url in first["styles"]]
+    assert pictures[0].shape == (16, 16, 3) and not np.array_equal(pictures[0], pictures[1])
 
 
 def test_decodes_run_in_worker_threads_capped_while_info_answers(translator, monkeypatch):

@@ -56,6 +56,7 @@ BODY_TIMEOUT = 30.0  # seconds for the whole body: 10 MB needs ~350 kB/s
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 SAMPLES_PER_DOMAIN = 8
 NEIGHBORS = 6
+STYLE_SAMPLES = 6  # translations under random styles shown for a multimodal model
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +197,13 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
         with model_lock:
             translation = translator.translate(image, to=to, size="model")
             neighbours = translator.neighbors(image, source, NEIGHBORS) if searchable else []
+            styled = []  # a multimodal model's row of random styles, the same styles for every upload
+            if translator.model.style_dim:
+                styles = translator.sample_style(STYLE_SAMPLES, to, seed=0)
+                styled = translator.translate([image] * STYLE_SAMPLES, to=to, size="model", style=styles)
         shown = Image.fromarray(resize_image(image, translator.image_size))  # the input as the model sees it
         return {"to": to, "input": png_data_url(shown), "translation": png_data_url(translation),
+                "styles": [png_data_url(picture) for picture in styled],
                 "neighbors": [{"domain": n.domain, "domain_name": names[n.domain], "index": n.index,
                                "distance": round(n.distance, 4), "image": png_data_url(n.image)} for n in neighbours]}
 
