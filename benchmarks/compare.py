@@ -41,7 +41,7 @@ from xgan.trainer import Trainer
 LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN",
           "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
           "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST",
-          "unit-{task}": "UNIT", "munit-{task}": "MUNIT"}
+          "unit-{task}": "UNIT", "munit-{task}": "MUNIT", "cogan-{task}": "CoGAN"}
 
 
 def compared(task: str) -> list[tuple[str, str]]:

@@ -43,6 +43,9 @@ def export_direction(model: TranslationModel, to: str, image_size: int, fmt: str
     """Write the a->b (to='b') or b->a (to='a') translator of `model` to `path` atomically."""
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {FORMATS}, not {fmt!r}")
+    if not model.exportable:
+        raise ValueError(f"{type(model).__name__} translates by an optimisation per input, which cannot be "
+                         "exported; use xgan translate or the Python API")
     device = next(model.parameters()).device
     example: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, image_size, image_size, device=device),)
     if model.style_dim:

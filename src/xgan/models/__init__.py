@@ -8,6 +8,7 @@ import torch
 
 from xgan.models.augmented_cyclegan import AugmentedCycleGAN
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
+from xgan.models.cogan import CoGAN
 from xgan.models.cut import CUT
 from xgan.models.cyclegan import CycleGAN
 from xgan.models.discogan import DiscoGAN
@@ -33,6 +34,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "ost": OST,
     "unit": UNIT,
     "munit": MUNIT,
+    "cogan": CoGAN,
     "template": Template,
 }
 
@@ -48,4 +50,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
-           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "Template"]
+           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "Template"]

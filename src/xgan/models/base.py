@@ -76,6 +76,7 @@ class TranslationModel(nn.Module):
     directions: tuple[str, ...] = ("a", "b")  # the domains this model can translate into
     label_classes_a: int = 0  # > 0: each Batch carries domain A's class labels, in [0, label_classes_a)
     style_dim: int = 0  # > 0: translations take a style code of this size (multimodal models)
+    exportable: bool = True  # False: translate() runs an optimisation (CoGAN's inversion), which no exporter traces
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
