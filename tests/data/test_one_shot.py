@@ -19,6 +19,7 @@ def test_a_test_image_becomes_all_of_a_training_set_and_the_rest_is_kept():
     assert len(one.train_a) >= 64 and (one.train_a.images == original.test_a.images[3]).all()
     assert one.train_a.labels is None  # nothing but the image reaches training
     assert one.train_b is original.train_b and one.test_a is original.test_a and one.test_b is original.test_b
+    assert one.reference_a is original.train_a and original.reference_a is original.train_a  # for the judges
 
 
 def test_an_image_file_is_read_composited_and_resized(tmp_path):

@@ -1,6 +1,8 @@
 """One-shot translation: shared deep layers, per-domain shallow ones cloned from B's, selective backpropagation,
 phase I then phase II, and training on one image file."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -123,6 +125,9 @@ def test_train_on_one_image_file_then_translate_it(tmp_path, capsys):
     assert config.data.image_a == str(tmp_path / "one.png")
     assert main(["translate", str(run), str(tmp_path / "one.png"), "--to", "b", "--out", str(tmp_path / "out")]) == 0
     assert np.asarray(Image.open(tmp_path / "out" / "one_to_b.png")).shape == (SIZE, SIZE, 3)
+    # evaluation judges by the task's whole A training split, as for every other model, not by the one image
+    assert main(["eval", str(run), "--count", "8", "--out", str(tmp_path / "eval")]) == 0
+    assert "class_preservation_ab" in json.loads((tmp_path / "eval" / "metrics.json").read_text())["metrics"]
     (tmp_path / "broken.png").write_bytes(b"not an image")
     assert main(["train", "ost-digits", *tiny_overrides("ost"), f"data.image_a={tmp_path / 'broken.png'}",
                  "train.steps=1", "--out", str(tmp_path / "bad")]) != 0

@@ -15,7 +15,7 @@ COPIES = 1024  # one epoch of A: views of the one image, each batch augmented af
 def one_image_a(task: Task, image_a: str, size: int, background: tuple[int, int, int]) -> Task:
     """`task` with train_a replaced by `image_a`: an image file, or `test:N`, the N-th image of task.test_a (whose
     counterpart in test_b evaluation knows). A file is read as every user image is (data/images.py) and resized to
-    size x size."""
+    size x size. The whole A training split stays as `judged_a`, for evaluation's judges only."""
     if image_a.startswith("test:"):
         index = image_a.removeprefix("test:")
         if not index.isdigit() or int(index) >= len(task.test_a):
@@ -24,4 +24,4 @@ def one_image_a(task: Task, image_a: str, size: int, background: tuple[int, int,
         image = task.test_a.images[int(index)]
     else:
         image = torch.from_numpy(read_image(image_a, size, background).copy()).permute(2, 0, 1)
-    return replace(task, train_a=ImageSet(image.expand(COPIES, *image.shape)))
+    return replace(task, train_a=ImageSet(image.expand(COPIES, *image.shape)), judged_a=task.reference_a)

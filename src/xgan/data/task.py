@@ -48,6 +48,14 @@ class Task:
     train_b: ImageSet
     test_a: ImageSet
     test_b: ImageSet
+    # Domain A's whole training split where train_a was replaced (one-shot translation's single image): what
+    # evaluation's judges and feature spaces learn from, so they are those of every other model on the task.
+    judged_a: ImageSet | None = None
+
+    @property
+    def reference_a(self) -> ImageSet:
+        """The A training images evaluation learns its judges from."""
+        return self.judged_a if self.judged_a is not None else self.train_a
 
 
 def sized(images: ImageSet, size: int, count: int | None = None) -> ImageSet:

@@ -39,7 +39,7 @@ class Evaluator:
         self.device = torch.device(device)
         names = DOMAIN_NAMES.get(task_name, {"a": f"{task_name}-a", "b": f"{task_name}-b"})
         tests = {"a": task.test_a.spread(count), "b": task.test_b.spread(count)}
-        trains = {"a": task.train_a, "b": task.train_b}
+        trains = {"a": task.reference_a, "b": task.train_b}  # the judges every model of the task is scored by
         self.images = {d: to_model_range(s.images).to(self.device) for d, s in tests.items()}
         self.labels = {d: s.labels for d, s in tests.items()}
         self.judges, self.spaces, self.info = {}, {}, {"feature_space": {}, "classifier": {}}

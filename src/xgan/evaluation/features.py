@@ -40,7 +40,7 @@ class FeatureSpace:
 def domain_classifier_space(task: Task, name: str) -> FeatureSpace:
     """Penultimate layer of a LeNet trained to tell the two training domains apart: offline for any task, and
     sensitive to exactly the style differences a translation must bridge."""
-    a, b = (s.images[:DOMAIN_SAMPLES] for s in (task.train_a, task.train_b))
+    a, b = (s.images[:DOMAIN_SAMPLES] for s in (task.reference_a, task.train_b))
     labelled = ImageSet(torch.cat([a, b]), torch.cat([torch.zeros(len(a)), torch.ones(len(b))]).long())
     classifier, identifier = cached_classifier(labelled, f"{name}-domains")
     return FeatureSpace(f"{identifier}/penultimate", classifier.features)
