@@ -132,3 +132,10 @@ def test_train_on_one_image_file_then_translate_it(tmp_path, capsys):
     assert main(["train", "ost-digits", *tiny_overrides("ost"), f"data.image_a={tmp_path / 'broken.png'}",
                  "train.steps=1", "--out", str(tmp_path / "bad")]) != 0
     assert "cannot read image" in capsys.readouterr().err and not (tmp_path / "bad" / "checkpoints").exists()
+
+
+def test_the_ost_preset_trains_the_users_one_image_into_emoji():
+    """`xgan train ost data.image_a=IMG`: the ost-emoji preset with its own run directory."""
+    config = load_config("ost", ["data.image_a=face.png"])
+    assert (config.model.name, config.data.task, config.data.image_a) == ("ost", "emoji", "face.png")
+    assert config.run_dir == "runs/ost"
