@@ -17,6 +17,7 @@ whose run directory still exists), and with --readme puts both into README.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -107,6 +108,7 @@ def mean_row(label: str, rows: list[dict]) -> dict:
     return {**rows[0], **figures, "metrics": metrics, "label": f"**{label}, mean of {len(rows)} seeds**"}
 
 
+@functools.cache  # once per preset, not per row (a model is built to ask)
 def reads_labels(preset: str) -> str:
     """'yes' where the preset's model trains on domain A's class labels (directly or through a part trained on
     them), else 'no': the figures an unlabelled user can expect are the 'no' rows'."""

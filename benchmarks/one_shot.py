@@ -27,7 +27,6 @@ from readme_block import publish
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
 from xgan.data.emoji import codepoints
-from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
 from xgan.evaluation.ground_truth import counterpart_ranks, ssim
 from xgan.samples import labelled_grid
@@ -54,8 +53,8 @@ def one_image(index: int, cpu_minutes: float, out: Path) -> tuple[dict, torch.Te
     cpu = time.process_time()
     trainer.fit()
     cpu_min = (time.process_time() - cpu) / 60
-    model, config, _ = load_trained(run)
-    task = load_task(config.data)
+    model, _, _ = load_trained(run)
+    task = trainer.task  # as loaded for training; its test splits and ids are what evaluation reads
     x = to_model_range(task.test_a.images[index:index + 1])
     gallery = to_model_range(task.test_b.images)
     truth = int((task.test_b.ids == task.test_a.ids[index]).nonzero()[0, 0])

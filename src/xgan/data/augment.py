@@ -1,13 +1,13 @@
 """Training-time augmentation of a batch: the seed 001 recipe (images resized to a load size, a random crop of the
-training size: 66 -> 64), random horizontal flips, and random rotations (one-shot translation's augmentation). The draw is a function of the generator alone, so a resumed
-or distributed run sees the crops a single uninterrupted run would have seen."""
+training size: 66 -> 64), random horizontal flips, and random rotations (one-shot translation's augmentation). The
+draw is a function of the generator alone, so a resumed or distributed run sees the crops a single uninterrupted run
+would have seen."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import torch
-
 import torch.nn.functional as F
 
 from xgan.data.task import ImageSet, resize_uint8

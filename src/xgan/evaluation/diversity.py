@@ -22,27 +22,25 @@ from xgan.models.base import TranslationModel
 INPUTS, SAMPLES = 100, 20
 
 
-def pair_distances(x: torch.Tensor, y: torch.Tensor, space: Callable[[torch.Tensor], torch.Tensor]
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(feature, pixel) distance between x[i] and y[i], per i."""
-    feature = (space(x) - space(y)).norm(dim=1)
-    pixel = (x - y).abs().flatten(1).mean(1) / 2
-    return feature, pixel
-
-
 @torch.no_grad()
 def diversity(model: TranslationModel, images: torch.Tensor, to: str, target_images: torch.Tensor,
-              space: Callable[[torch.Tensor], torch.Tensor], seed: int = 0, inputs: int = INPUTS,
-              samples: int = SAMPLES) -> dict[str, float]:
+              target_features: torch.Tensor, space: Callable[[torch.Tensor], torch.Tensor], seed: int = 0,
+              inputs: int = INPUTS, samples: int = SAMPLES) -> dict[str, float]:
     """diversity_{feature,pixel} of `model` translating `images` into `to`, and real_{feature,pixel} of
-    `target_images` (see the module docstring); styles and pairs drawn from `seed`."""
+    `target_images` (whose features in `space` are `target_features`; see the module docstring); styles and pairs
+    drawn from `seed`."""
     generator = torch.Generator().manual_seed(seed)
     x = images[spread_indices(len(images), inputs)]
     outputs = [model.translate(x, to, model.sample_style(len(x), to, generator).to(x.device)) for _ in range(samples)]
-    pairs = [pair_distances(o1, o2, space) for o1, o2 in zip(outputs, outputs[1:])]
+    features = [space(o) for o in outputs]  # each output's once, though it is in two pairs
     order = torch.randperm(len(target_images), generator=generator)
     others = order.roll(1)  # a derangement of the shuffled order: every image against another
-    real = pair_distances(target_images[order], target_images[others], space)
-    return {"feature": float(torch.cat([f for f, _ in pairs]).mean()),
-            "pixel": float(torch.cat([p for _, p in pairs]).mean()),
-            "real_feature": float(real[0].mean()), "real_pixel": float(real[1].mean())}
+    return {"feature": float(torch.cat([(f1 - f2).norm(dim=1) for f1, f2 in zip(features, features[1:])]).mean()),
+            "pixel": float(torch.cat([pixel_distances(o1, o2) for o1, o2 in zip(outputs, outputs[1:])]).mean()),
+            "real_feature": float((target_features[order] - target_features[others]).norm(dim=1).mean()),
+            "real_pixel": float(pixel_distances(target_images[order], target_images[others]).mean())}
+
+
+def pixel_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean |x[i] - y[i]| per i, as a fraction of the range [-1, 1]."""
+    return (x - y).abs().flatten(1).mean(1) / 2

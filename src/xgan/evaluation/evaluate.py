@@ -157,7 +157,8 @@ class Evaluator:
             if direction in self.pairs:
                 m.update(self.ground_truth(direction, translated, features))
             if model.style_dim:  # several outputs per input: how much they differ, beside the real images' spread
-                spread = diversity(model, self.images[source], target, self.images[target], self.spaces[target])
+                spread = diversity(model, self.images[source], target, self.images[target],
+                                   self.real_features[target], self.spaces[target])
                 m.update({f"diversity_{name}_{direction}": value for name, value in spread.items()})
             distances = semantic_distances(model, self.images[source], source)
             if distances is not None:

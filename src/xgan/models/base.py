@@ -9,8 +9,8 @@ A model is constructed as `Model(cfg, image_size, training=True, pretrained=True
     translate(x, to, style)   images of domain `to` (style: a style code, for multimodal models)
 
 and, where it has them, `encode`/`decode` (a shared embedding), `reconstruct`, `sample_style` (random style
-codes: MUNIT, DRIT, StarGAN v2), `style_of` (the style of a reference image), `setup(batch)` (parameters whose shapes are known only from data: CUT's
-projection heads) and `stats` (diagnostics logged beside the losses).
+codes: MUNIT, DRIT, StarGAN v2), `style_of` (the style of a reference image), `setup(batch)` (parameters whose
+shapes are known only from data: CUT's projection heads) and `stats` (diagnostics logged beside the losses).
 
 `training=False` builds only what translation needs (no discriminators, image pools, teachers, classifier
 heads), for inference; a checkpoint's extra tensors are then ignored. `pretrained=False` builds frozen

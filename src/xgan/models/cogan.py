@@ -95,15 +95,19 @@ class CoGAN(TranslationModel):
         with torch.no_grad():
             return self.generate(self.invert(x, other(to)), to)
 
+    def discriminators(self) -> list[nn.Parameter]:
+        return [*self.f_a.parameters(), *self.f_b.parameters(), *self.f_shared.parameters()]
+
+    def generators(self) -> list[nn.Parameter]:
+        return [*self.g_shared.parameters(), *self.g_a.parameters(), *self.g_b.parameters()]
+
     def phases(self) -> list[Phase]:
-        return [Phase("discriminator", [*self.f_a.parameters(), *self.f_b.parameters(), *self.f_shared.parameters()],
-                      critic=True),
-                Phase("generator", [*self.g_shared.parameters(), *self.g_a.parameters(), *self.g_b.parameters()])]
+        return [Phase("discriminator", self.discriminators(), critic=True), Phase("generator", self.generators())]
 
     def losses(self, phase: str, batch: Batch) -> Losses:
         w, a, b = self.cfg.weights, batch.a, batch.b
         z = self.noise(len(a), a.device)
-        params = [p for phase_ in self.phases() if phase_.name == phase for p in phase_.parameters]
+        params = self.discriminators() if phase == "discriminator" else self.generators()
         if phase == "discriminator":
             with torch.no_grad():
                 fake_a, fake_b = self.generate(z, "a"), self.generate(z, "b")
