@@ -42,7 +42,7 @@ from xgan.trainer import Trainer
 LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN",
           "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
           "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST",
-          "unit-{task}": "UNIT", "munit-{task}": "MUNIT", "cogan-{task}": "CoGAN"}
+          "unit-{task}": "UNIT", "munit-{task}": "MUNIT", "cogan-{task}": "CoGAN", "drit-{task}": "DRIT++"}
 
 
 def compared(task: str) -> list[tuple[str, str]]:
@@ -56,27 +56,30 @@ def compared(task: str) -> list[tuple[str, str]]:
     return [(labels.get(p, p.removesuffix(f"-{task}")), p) for p in known + sorted(set(presets) - set(known))]
 
 
-CALIBRATION_PAIRS = 3
+CALIBRATION_WINDOWS = 3
 
 
 def cpu_seconds_per_step(preset: str, run_dir: Path, overrides: tuple[str, ...] = ()) -> float:
-    """Process CPU time of one training step of `preset`, after two warm-up steps, timed at pairs of consecutive
-    steps spread over its schedule: a phase that starts part-way (OST's) or runs every n-th step (DualGAN's
-    generator) is timed as often as it trains."""
+    """Process CPU time of one training step of `preset`, after a warm-up window at the end of its schedule, timed
+    over windows of consecutive steps spread over it, each as long as the longest phase interval (at least 2): a
+    phase that starts part-way (OST's) or runs every n-th step (DualGAN's generator, DRIT's every third) is timed
+    as often as it trains."""
     trainer = Trainer(load_config(preset, [f"run_dir={run_dir}", "train.eval_every=0", "train.best_metric=",
                                            *overrides]))
-    last = max(trainer.config.train.steps - 2, 0)
-    anchors = [round(i * last / (CALIBRATION_PAIRS - 1)) for i in range(CALIBRATION_PAIRS)]
+    span = max(2, *(phase.every for phase in trainer.phases.values()))
+    last = max(trainer.config.train.steps - span, 0)
+    anchors = [round(i * last / (CALIBRATION_WINDOWS - 1)) for i in range(CALIBRATION_WINDOWS)]
 
-    def run(steps: list[int]) -> None:
-        for step in steps:
+    def run(first: int) -> None:
+        for step in range(first, first + span):
             trainer.step = step
             trainer.train_step(trainer.batch(step))
 
-    run([last, last + 1])  # warm-up, at the last steps, where every phase runs
+    run(last)  # warm-up, at the last steps, where every phase runs
     start = time.process_time()
-    run([s for a in anchors for s in (a, a + 1)])
-    return (time.process_time() - start) / (2 * CALIBRATION_PAIRS)
+    for anchor in anchors:
+        run(anchor)
+    return (time.process_time() - start) / (span * CALIBRATION_WINDOWS)
 
 
 def budget_overrides(steps: int) -> list[str]:

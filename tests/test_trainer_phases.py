@@ -22,6 +22,7 @@ class ToyConfig:
     critic_optimizer: str = "adam"  # the critic phase's optimiser
     clip: float = 0.0  # the critic phase's weight clipping
     start: float = 0.0  # the generator phase's start, a fraction of the run
+    max_grad_norm: float = 0.0  # the critic phase's gradient clipping
 
 
 class Toy(TranslationModel):
@@ -43,7 +44,7 @@ class Toy(TranslationModel):
         return [Phase("g", generator, lr=0.01, betas=(0.9, 0.99), every=self.cfg.every,
                       start=self.cfg.start),
                 Phase("d", list(self.d.parameters()), critic=True, optimizer=self.cfg.critic_optimizer,
-                      clip=self.cfg.clip)]
+                      clip=self.cfg.clip, max_grad_norm=self.cfg.max_grad_norm)]
 
     def losses(self, phase: str, batch: Batch):
         self.calls.append(phase)
@@ -122,6 +123,8 @@ def test_phase_declarations_the_trainer_cannot_run_are_refused():
     for clip in (-0.01, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="clip"):
             check_phases([Phase("g", list(a.parameters()), clip=clip)])
+        with pytest.raises(ValueError, match="max_grad_norm"):
+            check_phases([Phase("g", list(a.parameters()), max_grad_norm=clip)])
     check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), critic=True)])
     check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), optimizer="rmsprop", clip=0.01)])
 
@@ -142,6 +145,20 @@ def test_a_clipped_phase_stays_in_its_box_and_an_unclipped_one_is_left_alone(toy
     critic = torch.cat([p.detach().flatten() for p in trainer.model.d.parameters()])
     assert critic.abs().max() <= 0.01
     assert trainer.model.g.weight.abs().max() > 0.1  # the generator's phase has no clip
+
+
+def test_a_phase_with_max_grad_norm_updates_with_its_gradient_rescaled_to_that_norm(toy_trainer):
+    def critic_gradient(*overrides: str) -> torch.Tensor:
+        trainer = toy_trainer("train.steps=1", "model.critic_optimizer=rmsprop", *overrides, run=str(overrides))
+        with torch.no_grad():
+            trainer.model.d.weight.fill_(3.0)  # a gradient far above the bound
+        trainer.train_step(trainer.batch(0))
+        return torch.cat([p.grad.flatten() for p in trainer.model.d.parameters()])
+
+    free, bounded = critic_gradient(), critic_gradient("model.max_grad_norm=0.1")
+    assert free.norm() > 1
+    assert bounded.norm() == pytest.approx(0.1, rel=1e-4)
+    assert torch.allclose(bounded, free * 0.1 / free.norm(), atol=1e-6)  # the direction is kept
 
 
 def test_an_rmsprop_clipped_phase_resumes_exactly(toy_trainer):

@@ -219,6 +219,9 @@ class Trainer:
                 self.handle_nonfinite(phase, losses, total)
                 return {}  # skip the rest of the step too: later phases would learn from poisoned outputs
             self.scaler.scale(total).backward()
+            if self.phases[phase].max_grad_norm:
+                self.scaler.unscale_(optimizer)  # the norm of the true gradient, not of the loss-scaled one
+                torch.nn.utils.clip_grad_norm_(self.phases[phase].parameters, self.phases[phase].max_grad_norm)
             self.scaler.step(optimizer)
             if self.phases[phase].clip:  # after the update, so the phase's parameters stay in the box throughout
                 clip_parameters(self.phases[phase].parameters, self.phases[phase].clip)

@@ -47,6 +47,15 @@ def test_calibration_times_a_phase_that_starts_part_way_as_often_as_it_trains(tm
     assert calls.count("one_shot_a") == 2 + 3 and calls.count("autoencoder_b") == 2 + 6
 
 
+def test_calibration_times_windows_as_long_as_the_longest_phase_interval(tmp_path, monkeypatch):
+    from xgan.models.drit import DRIT
+    calls, losses = [], DRIT.losses
+    monkeypatch.setattr(DRIT, "losses", lambda self, phase, batch: calls.append(phase) or losses(self, phase, batch))
+    cpu_seconds_per_step("drit-digits", tmp_path / "run", (*tiny_overrides("drit"), "train.steps=100"))
+    # windows of 3 steps: 97-99 (warm-up), then 0-2, 48-50, 96-98; the generator trains at the multiples of 3
+    assert calls.count("generator") == 1 + 3 and calls.count("content_critic") == 3 + 9
+
+
 def test_the_tables_say_which_models_read_domain_a_labels():
     """XGAN's digits preset (task tower, printed-digit teacher) and DTN's f (a printed-digit LeNet) read them;
     CycleGAN, and DTN on emoji (a colour-layout f), do not."""

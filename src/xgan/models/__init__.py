@@ -13,6 +13,7 @@ from xgan.models.cut import CUT
 from xgan.models.cyclegan import CycleGAN
 from xgan.models.discogan import DiscoGAN
 from xgan.models.distancegan import DistanceGAN
+from xgan.models.drit import DRIT
 from xgan.models.dtn import DTN
 from xgan.models.dualgan import DualGAN
 from xgan.models.munit import MUNIT
@@ -35,6 +36,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "unit": UNIT,
     "munit": MUNIT,
     "cogan": CoGAN,
+    "drit": DRIT,
     "template": Template,
 }
 
@@ -50,4 +52,5 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
-           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "Template"]
+           "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "DRIT",
+           "Template"]

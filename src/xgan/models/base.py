@@ -45,7 +45,8 @@ class Phase:
     step `start` x train.steps on (a phase that joins later: OST's one-shot phase after its auto-encoder's).
     `optimizer` is "adam" or "rmsprop" (PyTorch's defaults but the lr: the WGAN paper's choice, since momentum
     destabilised its critic); `betas` apply to Adam only. `clip` > 0 clamps every parameter of the phase to
-    [-clip, clip] after each of its updates (WGAN's weight clipping); 0 leaves them alone."""
+    [-clip, clip] after each of its updates (WGAN's weight clipping); 0 leaves them alone. `max_grad_norm` > 0 rescales
+    the phase's gradient to at most that L2 norm before each update (DRIT's content critic); 0 leaves it alone."""
 
     name: str
     parameters: list[nn.Parameter]
@@ -56,6 +57,7 @@ class Phase:
     optimizer: str = "adam"
     clip: float = 0.0
     start: float = 0.0
+    max_grad_norm: float = 0.0
 
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -138,7 +140,7 @@ class TranslationModel(nn.Module):
 
 def check_phases(phases: list[Phase]) -> None:
     """A model's declared phases must be usable as they stand: named once, non-empty, no parameter in two, a known
-    optimiser (Adam's betas only with Adam), a non-negative clip, a start within the run."""
+    optimiser (Adam's betas only with Adam), a non-negative clip and max_grad_norm, a start within the run."""
     if not phases:
         raise ValueError("a model declares at least one phase")
     names = [p.name for p in phases]
@@ -156,8 +158,10 @@ def check_phases(phases: list[Phase]) -> None:
             raise ValueError(f"phase '{phase.name}': betas are Adam's, and its optimizer is {phase.optimizer!r}")
         if not 0 <= phase.start < 1:  # also refuses NaN
             raise ValueError(f"phase '{phase.name}': start must be a fraction of the run in [0, 1), not {phase.start}")
-        if not (phase.clip >= 0 and math.isfinite(phase.clip)):  # also refuses NaN
-            raise ValueError(f"phase '{phase.name}': clip must be a finite number >= 0 (0: off), not {phase.clip}")
+        for key in ("clip", "max_grad_norm"):
+            value = getattr(phase, key)
+            if not (value >= 0 and math.isfinite(value)):  # also refuses NaN
+                raise ValueError(f"phase '{phase.name}': {key} must be a finite number >= 0 (0: off), not {value}")
         for p in phase.parameters:
             if id(p) in owner:
                 raise ValueError(f"a parameter is in both phase '{owner[id(p)]}' and phase '{phase.name}'")
