@@ -119,6 +119,23 @@ def reads_labels(preset: str) -> str:
     return "yes" if build_model(config, training=False, pretrained=False).reads_labels_a else "no"
 
 
+@functools.cache
+def multimodal(preset: str) -> bool:
+    """Whether the preset's model draws many outputs per input (style codes), so its diversity is measured."""
+    return build_model(load_config(preset), training=False, pretrained=False).style_dim > 0
+
+
+def diversity_cell(row: dict) -> str:
+    """A→B diversity in the target's feature space, with the real images' spread in brackets; 0 by construction
+    for a model with one output per input."""
+    m = row["metrics"]
+    if not multimodal(row["preset"]):
+        return "0 (one output)"
+    if "diversity_feature_ab" not in m:
+        return "—"
+    return f"{fmt(m['diversity_feature_ab'], 2)} ({fmt(m['diversity_real_feature_ab'], 2)})"
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
@@ -126,13 +143,14 @@ def fmt(value: float | None, digits: int = 3) -> str:
 def table(rows: list[dict]) -> str:
     if any("gt_top1_pixel_ab" in r["metrics"] for r in rows):
         return ground_truth_table(rows)
-    lines = ["| model | reads A's labels | class preservation A→B | B→A | KID A→B | KID B→A | train images/s "
-             "| parameters (trained) | steps | CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | reads A's labels | class preservation A→B | B→A | KID A→B | KID B→A | diversity A→B (real) "
+             "| train images/s | parameters (trained) | steps | CPU-min | wall min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["metrics"]
         lines.append(f"| {r['label']} | {reads_labels(r['preset'])} | {fmt(m.get('class_preservation_ab'))} "
                      f"| {fmt(m.get('class_preservation_ba'))} "
-                     f"| {fmt(m.get('kid_ab'), 1)} | {fmt(m.get('kid_ba'), 1)} | {r['images_per_s']:.0f} "
+                     f"| {fmt(m.get('kid_ab'), 1)} | {fmt(m.get('kid_ba'), 1)} | {diversity_cell(r)} | {r['images_per_s']:.0f} "
                      f"| {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} | {r['train_wall_min']:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -141,8 +159,8 @@ def ground_truth_table(rows: list[dict]) -> str:
     """For tasks whose test images know their true counterparts: retrieval of it (pixels), SSIM to it, each with
     the untranslated input's figure in brackets; category preservation; the smallest collapse spread."""
     lines = ["| model | reads A's labels | top-1 A→B (identity) | top-1 B→A (identity) | SSIM A→B (identity) "
-             "| category preservation A→B | B→A | lowest collapse spread | train images/s | parameters (trained) | steps "
-             "| CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| category preservation A→B | B→A | lowest collapse spread | diversity A→B (real) | train images/s "
+             "| parameters (trained) | steps | CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def with_identity(m: dict, name: str, direction: str) -> str:
         if f"gt_{name}_{direction}" not in m:
@@ -156,7 +174,7 @@ def ground_truth_table(rows: list[dict]) -> str:
                      f"| {with_identity(m, 'top1_pixel', 'ba')} "
                      f"| {with_identity(m, 'ssim', 'ab')} | {fmt(m.get('class_preservation_ab'))} "
                      f"| {fmt(m.get('class_preservation_ba'))} | {fmt(min(spreads) if spreads else None)} "
-                     f"| {r['images_per_s']:.0f} | {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} "
+                     f"| {diversity_cell(r)} | {r['images_per_s']:.0f} | {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} "
                      f"| {r['train_wall_min']:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -246,7 +264,10 @@ def main() -> int:
             "scored on the full test splits; KID (digits) in each target judge's LeNet feature space (not Inception); "
             "top-1 and SSIM (emoji) against each test image's true counterpart, in 64 px pixel space, with the "
             "untranslated input's figure in brackets; category preservation reads the emoji categories (evaluation "
-            "only). "
+            "only). Diversity (MUNIT's and DRIT's protocol): the mean distance between consecutive outputs of 100 test "
+            "inputs under 20 random styles each, in the target's evaluation feature space (as KID; no LPIPS weights "
+            "offline), with the real target images' mean pairwise distance in brackets; a model with one output per "
+            "input has 0. "
             "Train images/s counts the images of both domains. Parameters: the trained ones (not frozen teachers "
             "or DTN's fixed f). Reads A's labels: the model trains on domain A's class labels, directly or through a "
             "frozen part trained on them (XGAN's digits task tower and teacher, DTN's digit f); the other rows use "
