@@ -186,6 +186,24 @@ def cached_rows(task: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def rescore(task: str, preset: str) -> None:
+    """New metrics for a cached row from its run's final checkpoint: a metric added since it was trained (the
+    diversity of a multimodal model) without training it again."""
+    cache = cached_rows(task)
+    entry = cache.get(preset)
+    if entry is None or len(entry["rows"]) != 1 or not (Path(entry["run"]) / "checkpoints").is_dir():
+        raise SystemExit(f"{preset}: no single-seed row with its run directory to score again")
+    entry["rows"][0]["metrics"] = score(Path(entry["run"]))
+    save_rows(task, cache)
+
+
+def save_rows(task: str, cache: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    partial = RESULTS / f"compare_{task}.json.partial"  # replaced whole: a kill leaves the old file
+    partial.write_text(json.dumps(cache, indent=1))
+    os.replace(partial, RESULTS / f"compare_{task}.json")
+
+
 def header(entries: list[dict]) -> str:
     """The commands that produced the rows (one per distinct budget, seeds and threads)."""
     commands = []
@@ -207,6 +225,9 @@ def main() -> int:
                                                      "compare_<task>.json if trained for the same CPU budget [all]")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1: no thread spins on a loaded machine, "
                                                     "which would count as CPU time)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the --presets' existing runs again with today's metrics instead of training them "
+                             "(their training figures are kept)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -222,6 +243,9 @@ def main() -> int:
         if args.presets is not None and preset not in args.presets:
             continue
         slug = preset.replace("-", "_")
+        if args.rescore:
+            rescore(args.task, preset)
+            continue
         per_step = cpu_seconds_per_step(preset, out / f"{slug}_calibration")
         steps = max(1, int(args.cpu_minutes * 60 / per_step))
         seeded = []
@@ -238,10 +262,7 @@ def main() -> int:
         cache = cached_rows(args.task)  # read again: another compare.py may have added a model meanwhile
         cache[preset] = {"cpu_minutes": args.cpu_minutes, "command": command, "run": str(out / slug),
                          "rows": seeded if len(seeded) == 1 else [*seeded, mean_row(label, seeded)]}
-        RESULTS.mkdir(exist_ok=True)
-        partial = RESULTS / f"compare_{args.task}.json.partial"  # replaced whole: a kill leaves the old file
-        partial.write_text(json.dumps(cache, indent=1))
-        os.replace(partial, RESULTS / f"compare_{args.task}.json")
+        save_rows(args.task, cache)
 
     entries, cache = [], cached_rows(args.task)
     for label, preset in every:

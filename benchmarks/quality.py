@@ -31,6 +31,7 @@ from readme_block import replace_block
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
+from xgan.data.registry import load_task
 from xgan.models.classifier import predict
 from xgan.evaluation.evaluate import Evaluator
 from xgan.io import atomic_write_text
@@ -65,14 +66,20 @@ def train_and_score(preset: str, overrides: list[str], run_dir: Path) -> dict:
     trainer = Trainer(config, restart=True)
     trainer.fit()
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    model, config, _ = load_trained(run_dir, trainer.device)
-    evaluator = Evaluator(trainer.task, config.data.task, count=None, device=trainer.device)
-    evaluation = evaluator(model)
-    polarity = by_background(evaluator, evaluation) if config.data.task == "digits" else {}  # printed digits only
-    metrics = evaluation.metrics | polarity
+    metrics = score(run_dir, trainer.task, trainer.device)
     return {"metrics": metrics, "steps": config.train.steps, "train_wall_min": train_wall / 60,
             "train_cpu_min": train_cpu / 60, "total_wall_min": (time.perf_counter() - wall) / 60,
             "total_cpu_min": (time.process_time() - cpu) / 60, "threads": torch.get_num_threads()}
+
+
+def score(run_dir: Path, task=None, device: torch.device | str = "cpu") -> dict[str, float]:
+    """The metrics of run_dir's final checkpoint on the full test splits of its task (loaded if not given)."""
+    model, config, _ = load_trained(run_dir, device)
+    evaluator = Evaluator(task if task is not None else load_task(config.data), config.data.task, count=None,
+                          device=device)
+    evaluation = evaluator(model)
+    polarity = by_background(evaluator, evaluation) if config.data.task == "digits" else {}  # printed digits only
+    return evaluation.metrics | polarity
 
 
 def by_background(evaluator: Evaluator, evaluation) -> dict[str, float]:

@@ -1,3 +1,4 @@
+import json
 import sys
 from pathlib import Path
 
@@ -63,3 +64,22 @@ def test_the_tables_say_which_models_read_domain_a_labels():
 
     assert [reads_labels(p) for p in ("digits", "dtn-digits", "cyclegan-digits", "dtn-emoji")] == ["yes", "yes", "no",
                                                                                                      "no"]
+
+
+def test_rescoring_refuses_a_row_without_its_run_and_names_the_preset(tmp_path, monkeypatch):
+    import compare
+    monkeypatch.setattr(compare, "RESULTS", tmp_path)
+    (tmp_path / "compare_digits.json").write_text(json.dumps(
+        {"unit-digits": {"cpu_minutes": 10, "command": "c", "run": str(tmp_path / "gone"), "rows": [{"metrics": {}}]}}))
+    with pytest.raises(SystemExit, match="unit-digits: no single-seed row with its run directory"):
+        compare.rescore("digits", "unit-digits")
+    with pytest.raises(SystemExit, match="munit-digits"):
+        compare.rescore("digits", "munit-digits")
+
+
+def test_the_diversity_column_reads_the_metric_and_says_one_output_models_have_none():
+    from compare import diversity_cell
+    row = {"preset": "munit-digits", "metrics": {"diversity_feature_ab": 1.234, "diversity_real_feature_ab": 5.0}}
+    assert diversity_cell(row) == "1.23 (5.00)"
+    assert diversity_cell({"preset": "munit-digits", "metrics": {}}) == "—"  # scored before the metric existed
+    assert diversity_cell({"preset": "unit-digits", "metrics": {}}) == "0 (one output)"
