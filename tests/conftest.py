@@ -72,3 +72,14 @@ def tiny_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("tiny") / "run"
     assert main(["train", "digits", *TINY, "train.steps=4", "--out", str(run)]) == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def munit_run(tmp_path_factory):
+    """A run directory holding a tiny digits MUNIT (style codes, a style encoder) trained for 1 step; read only."""
+    from xgan.cli import main
+
+    run = tmp_path_factory.mktemp("munit") / "run"
+    assert main(["train", "munit-digits", *tiny_overrides("munit"), "model.mlp_dim=16", "train.steps=1",
+                 "--out", str(run)]) == 0
+    return run

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import torch
 import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -164,18 +165,48 @@ def test_a_model_without_shared_embedding_serves_translations_without_neighbours
         assert result["styles"] == []  # one output: no style codes
 
 
-def test_a_multimodal_model_shows_a_row_of_random_styles_the_same_for_every_upload(tmp_path):
-    from conftest import tiny_overrides
-    from xgan.cli import main
+@pytest.fixture(scope="module")
+def munit_client(munit_run):
+    with TestClient(serve.create_app(xgan.load(munit_run, device="cpu"))) as c:
+        yield c
 
-    run = tmp_path / "munit"
-    assert main(["train", "munit-digits", *tiny_overrides("munit"), "model.mlp_dim=16", "train.steps=1",
-                 "--out", str(run)]) == 0
-    with TestClient(serve.create_app(xgan.load(run, device="cpu"))) as c:
-        first, again = (c.post("/api/translate?to=b", content=digit_png()).json() for _ in range(2))
+
+def test_a_multimodal_model_shows_a_row_of_random_styles_the_same_for_every_upload(munit_client):
+    first, again = (munit_client.post("/api/translate?to=b", content=digit_png()).json() for _ in range(2))
     assert len(first["styles"]) == serve.STYLE_SAMPLES and first["styles"] == again["styles"]
     pictures = [np.asarray(decoded(url)) for url in first["styles"]]
     assert pictures[0].shape == (16, 16, 3) and not np.array_equal(pictures[0], pictures[1])
+
+
+def test_a_reference_image_gives_its_style_code_and_the_translation_takes_it(munit_client, munit_run):
+    info = munit_client.get("/api/info").json()
+    assert info["style_dim"] == 8 and info["reference_style"] is True
+    answer = munit_client.post("/api/style?domain=b", content=digit_png(seed=3))
+    assert answer.status_code == 200
+    code = answer.json()["style"]
+    translator = xgan.load(munit_run, device="cpu")
+    reference = Image.open(io.BytesIO(digit_png(seed=3)))
+    assert code == pytest.approx(translator.style_of(reference, "b")[0].tolist(), abs=1e-5)
+    styled = munit_client.post(f"/api/translate?to=b&style={','.join(map(str, code))}", content=digit_png()).json()
+    plain = munit_client.post("/api/translate?to=b", content=digit_png()).json()
+    expected = translator.translate(Image.open(io.BytesIO(digit_png())), to="b", size="model",
+                                    style=torch.tensor([code]))
+    assert np.array_equal(np.asarray(decoded(styled["translation"])), np.asarray(expected))
+    assert styled["translation"] != plain["translation"]  # the default is the prior's mean, not this style
+
+
+@pytest.mark.parametrize("style, message", [("1,2", "style must be 8 comma-separated finite numbers"),
+                                            (",".join(["nan"] * 8), "finite"), ("a,b", "comma-separated")])
+def test_a_malformed_style_is_refused_with_its_shape(munit_client, style, message):
+    answer = munit_client.post(f"/api/translate?to=b&style={style}", content=digit_png())
+    assert answer.status_code == 400 and message in answer.json()["detail"]
+
+
+def test_a_model_without_style_codes_refuses_a_style_and_a_reference(client):
+    assert client.get("/api/info").json()["reference_style"] is False
+    assert client.post("/api/translate?to=b&style=0", content=digit_png()).status_code == 400
+    answer = client.post("/api/style?domain=b", content=digit_png())
+    assert answer.status_code == 400 and "cannot read a style" in answer.json()["detail"]
 
 
 def test_decodes_run_in_worker_threads_capped_while_info_answers(translator, monkeypatch):

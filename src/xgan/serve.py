@@ -24,6 +24,7 @@ import asyncio
 import base64
 import io
 import logging
+import math
 import os
 import threading
 import warnings
@@ -184,7 +185,8 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
         return {"model": translator.config.model.name, "task": translator.config.data.task, "domains": names,
                 "directions": list(translator.model.directions), "image_size": translator.image_size,
                 "max_upload_bytes": MAX_UPLOAD_BYTES, "max_pixels": MAX_PIXELS, "max_pixels_in_flight": pixels.limit,
-                "samples": {d: len(s) for d, s in samples.items()}}
+                "samples": {d: len(s) for d, s in samples.items()}, "style_dim": translator.model.style_dim,
+                "reference_style": translator.model.has_reference_style}
 
     @app.get("/api/sample/{domain}/{i}")
     def sample(domain: str, i: int) -> Response:
@@ -192,10 +194,25 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
             raise HTTPException(404, f"no sample {domain}/{i}")
         return Response(png_bytes(to_pil(samples[domain][i])), media_type="image/png")
 
-    def work(image: Image.Image, to: str) -> dict:
+    def parse_style(text: str | None) -> torch.Tensor | None:
+        """A style code from the query: style_dim comma-separated finite numbers (what /api/style answers)."""
+        if text is None:
+            return None
+        dim = translator.model.style_dim
+        if not dim:
+            raise HTTPException(400, f"this {translator.config.model.name} model has no style codes")
+        try:
+            code = [float(v) for v in text.split(",")]
+        except ValueError:
+            code = []
+        if len(code) != dim or not all(math.isfinite(v) for v in code):
+            raise HTTPException(400, f"style must be {dim} comma-separated finite numbers, not {text[:80]!r}")
+        return torch.tensor([code])
+
+    def work(image: Image.Image, to: str, style: torch.Tensor | None = None) -> dict:
         source = other(to)
         with model_lock:
-            translation = translator.translate(image, to=to, size="model")
+            translation = translator.translate(image, to=to, size="model", style=style)
             neighbours = translator.neighbors(image, source, NEIGHBORS) if searchable else []
             styled = []  # a multimodal model's row of random styles, the same styles for every upload
             if translator.model.style_dim:
@@ -208,13 +225,34 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
                                "distance": round(n.distance, 4), "image": png_data_url(n.image)} for n in neighbours]}
 
     @app.post("/api/translate")
-    async def translate(request: Request, to: str = "b") -> dict:
+    async def translate(request: Request, to: str = "b", style: str | None = None) -> dict:
+        """The upload translated (under `style`, a code from /api/style, if given), with the neighbours and a
+        multimodal model's row of random styles."""
         if to not in translator.model.directions:
             raise HTTPException(400, f"'to' must be one of {list(translator.model.directions)}, not {to!r}")
+        code = parse_style(style)
         image = open_upload(await read_limited(request, body_timeout))
         with pixels.reserve(image.width * image.height):  # held until the decoded image is dropped
             image = await anyio.to_thread.run_sync(decode_image, image, limiter=decoders)
-            return await run_in_threadpool(work, image, to)
+            return await run_in_threadpool(work, image, to, code)
+
+    @app.post("/api/style")
+    async def reference_style(request: Request, domain: str = "b") -> dict:
+        """The style code of an uploaded reference image of `domain` (reference-guided translation: pass it to
+        /api/translate as `style`)."""
+        if not translator.model.has_reference_style:
+            raise HTTPException(400, f"this {translator.config.model.name} model cannot read a style from an image")
+        if domain not in ("a", "b"):
+            raise HTTPException(400, f"'domain' must be 'a' or 'b', not {domain!r}")
+        image = open_upload(await read_limited(request, body_timeout))
+        with pixels.reserve(image.width * image.height):
+            image = await anyio.to_thread.run_sync(decode_image, image, limiter=decoders)
+
+            def read() -> torch.Tensor:
+                with model_lock:
+                    return translator.style_of(image, domain)[0]
+            code = await run_in_threadpool(read)
+        return {"domain": domain, "style": [round(float(v), 6) for v in code]}
 
     return app
 
