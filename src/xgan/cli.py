@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--gan-bound", type=positive_int, metavar="STEPS",
                           help="also the GAN bound of Benaim et al. (a label-free error estimate): a rival trained "
                                "STEPS updates to disagree with the model under the model's own losses [off]")
+    evaluate.add_argument("--lpips", nargs=2, metavar=("ALEXNET", "LINEAR"),
+                          help="also the diversity of a multimodal model in LPIPS, from your weights: torchvision's "
+                               "alexnet state dict and the lpips package's weights/v0.1/alex.pth (.pth read with "
+                               "weights_only, or .safetensors) [off: none can be downloaded here]")
     evaluate.add_argument("--out", help="output folder [RUN/eval/<checkpoint>]")
     add_device(evaluate)
 
@@ -264,16 +268,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from xgan.data.registry import load_task
     from xgan.evaluation.evaluate import Evaluator
     from xgan.evaluation.features import load_feature_space
+    from xgan.evaluation.lpips import LPIPS
     from xgan.evaluation.report import write_report
     from xgan.devices import pick_device
 
     trust_checkpoint_code(args)
     device = pick_device(args.device, option="--device")
     features = load_feature_space(args.features) if args.features else None  # a missing extra fails first
+    lpips = LPIPS.from_files(*args.lpips) if args.lpips else None  # a bad weights file fails before any work
     # the GAN bound trains a rival with the model's own losses, which need the whole model
     model, config, snapshot = load_trained(args.checkpoint, device, training=bool(args.gan_bound))
     task = load_task(config.data)
-    evaluator = Evaluator(task, config.data.task, args.count, features, device)
+    evaluator = Evaluator(task, config.data.task, args.count, features, device, lpips)
     run_dir = snapshot.parent.parent
     out_dir = Path(args.out) if args.out else run_dir / "eval" / snapshot.name
     header = {"checkpoint": str(snapshot), "step": int(load_state(snapshot)["step"]), "model": config.model.name,

@@ -1,24 +1,7 @@
 import torch
-from torch import nn
+from toys import Styled
 
 from xgan.evaluation.diversity import diversity
-from xgan.models.base import TranslationModel
-
-
-class Styled(TranslationModel):
-    """Adds `gain` x its style's first value to every pixel: outputs differ by exactly the styles' difference."""
-    style_dim = 2
-
-    def __init__(self, gain: float) -> None:
-        super().__init__()
-        self.gain = gain
-        self.w = nn.Parameter(torch.zeros(1))
-
-    def translate(self, x, to, style=None):
-        return x + self.gain * style[:, :1, None, None]
-
-    def sample_style(self, count, domain, generator=None):
-        return torch.randn(count, self.style_dim, generator=generator)
 
 
 def flat(x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from conftest import pattern_set
 from xgan.data import Task
@@ -38,3 +39,19 @@ class NoiseTranslator(IdentityTranslator):
 
     def translate(self, x: torch.Tensor, to: str) -> torch.Tensor:
         return torch.rand(x.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+class Styled(TranslationModel):
+    """Adds `gain` x its style's first value to every pixel: outputs differ by exactly the styles' difference."""
+    style_dim = 2
+
+    def __init__(self, gain: float) -> None:
+        super().__init__()
+        self.gain = gain
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def translate(self, x, to, style=None):
+        return x + self.gain * style[:, :1, None, None]
+
+    def sample_style(self, count, domain, generator=None):
+        return torch.randn(count, self.style_dim, generator=generator)

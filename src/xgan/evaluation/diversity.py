@@ -6,7 +6,8 @@ inputs, 20 outputs each under random styles, the distance between consecutive ou
 
 in two distances: `feature`, the L2 distance in the target domain's offline feature space (the Evaluator's, named
 in its report: no ImageNet LPIPS weights can be had offline), and `pixel`, the mean absolute difference as a
-fraction of the range [0, 1]. A model whose outputs ignore the style scores 0; `real` is the data's own spread,
+fraction of the range [0, 1], and with the user's LPIPS weights (evaluation/lpips.py: `xgan eval --lpips`) `lpips`,
+the papers' own distance. A model whose outputs ignore the style scores 0; `real` is the data's own spread,
 what outputs as varied as real images would score.
 """
 
@@ -25,7 +26,8 @@ INPUTS, SAMPLES = 100, 20
 @torch.no_grad()
 def diversity(model: TranslationModel, images: torch.Tensor, to: str, target_images: torch.Tensor,
               target_features: torch.Tensor, space: Callable[[torch.Tensor], torch.Tensor], seed: int = 0,
-              inputs: int = INPUTS, samples: int = SAMPLES) -> dict[str, float]:
+              inputs: int = INPUTS, samples: int = SAMPLES,
+              lpips: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
     """diversity_{feature,pixel} of `model` translating `images` into `to`, and real_{feature,pixel} of
     `target_images` (whose features in `space` are `target_features`; see the module docstring); styles and pairs
     drawn from `seed`."""
@@ -35,10 +37,15 @@ def diversity(model: TranslationModel, images: torch.Tensor, to: str, target_ima
     features = [space(o) for o in outputs]  # each output's once, though it is in two pairs
     order = torch.randperm(len(target_images), generator=generator)
     others = order.roll(1)  # a derangement of the shuffled order: every image against another
-    return {"feature": float(torch.cat([(f1 - f2).norm(dim=1) for f1, f2 in zip(features, features[1:])]).mean()),
-            "pixel": float(torch.cat([pixel_distances(o1, o2) for o1, o2 in zip(outputs, outputs[1:])]).mean()),
-            "real_feature": float((target_features[order] - target_features[others]).norm(dim=1).mean()),
-            "real_pixel": float(pixel_distances(target_images[order], target_images[others]).mean())}
+    result = {"feature": float(torch.cat([(f1 - f2).norm(dim=1) for f1, f2 in zip(features, features[1:])]).mean()),
+              "pixel": float(torch.cat([pixel_distances(o1, o2) for o1, o2 in zip(outputs, outputs[1:])]).mean()),
+              "real_feature": float((target_features[order] - target_features[others]).norm(dim=1).mean()),
+              "real_pixel": float(pixel_distances(target_images[order], target_images[others]).mean())}
+    if lpips is not None:
+        result["lpips"] = float(torch.cat([lpips(o1, o2) for o1, o2 in zip(outputs, outputs[1:])]).mean())
+        result["real_lpips"] = float(torch.cat([lpips(target_images[i], target_images[j]) for i, j in
+                                                zip(order.split(256), others.split(256))]).mean())
+    return result
 
 
 def pixel_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

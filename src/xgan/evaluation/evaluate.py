@@ -11,6 +11,7 @@ from xgan.data.task import to_model_range
 from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.collapse import collapse_from_outputs
 from xgan.evaluation.diversity import diversity
+from xgan.evaluation.lpips import LPIPS
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
@@ -35,8 +36,9 @@ class Evaluator:
     collapse measures, on `count` test images per domain."""
 
     def __init__(self, task: Task, task_name: str, count: int | None = 1000, features: FeatureSpace | None = None,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", lpips: LPIPS | None = None) -> None:
         self.device = torch.device(device)
+        self.lpips = lpips.to(self.device) if lpips is not None else None
         names = DOMAIN_NAMES.get(task_name, {"a": f"{task_name}-a", "b": f"{task_name}-b"})
         tests = {"a": task.test_a.spread(count), "b": task.test_b.spread(count)}
         trains = {"a": task.reference_a, "b": task.train_b}  # the judges every model of the task is scored by
@@ -158,7 +160,7 @@ class Evaluator:
                 m.update(self.ground_truth(direction, translated, features))
             if model.style_dim:  # several outputs per input: how much they differ, beside the real images' spread
                 spread = diversity(model, self.images[source], target, self.images[target],
-                                   self.real_features[target], self.spaces[target])
+                                   self.real_features[target], self.spaces[target], lpips=self.lpips)
                 m.update({f"diversity_{name}_{direction}": value for name, value in spread.items()})
             distances = semantic_distances(model, self.images[source], source)
             if distances is not None:
