@@ -13,6 +13,8 @@ HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "att
                     "collapse_spread": True, "collapse_distinct": True,
                     # diversity.py: outputs for one input under random styles (higher: more varied)
                     "diversity": True,
+                    # a model's own classifier of A's classes (classify): on B, the domain-adaptation readout
+                    "adaptation_accuracy": True,
                     "gan_bound": False}  # gan_bound.py: how far a rival as good by the loss translates otherwise
 
 

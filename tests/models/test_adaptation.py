@@ -8,6 +8,7 @@ from xgan.config import load_config
 from xgan.models.adaptation import AdaptationConfig
 from xgan.models.base import Batch
 from xgan.models.deform import deform
+from xgan.models.xgan import XGAN
 from xgan_toys import Invertible, batch, tiny  # noqa: I001
 
 
@@ -112,3 +113,14 @@ def test_a_tower_saved_under_its_old_name_loads_into_the_adaptation_module():
     nn.init.zeros_(model.adaptation.task_tower.weight)
     model.load_state_dict(old)
     assert torch.equal(model.adaptation.task_tower.weight, saved["adaptation.task_tower.weight"])
+
+
+def test_the_task_tower_is_the_models_classifier_of_either_domain_and_is_built_for_inference():
+    """classify(x, d) = h(e_d(x)): on B's images, the domain-adaptation readout xgan eval reports."""
+    model = tiny(adaptation={"task_tower": 1.0}).eval()
+    x = batch(0)
+    assert torch.equal(model.classify(x, "b"), model.adaptation.task_tower(model.encode(x, "b")))
+    inference = XGAN(model.cfg, x.shape[-1], training=False)
+    inference.load_state_dict(model.state_dict(), strict=False)
+    assert torch.equal(inference.classify(x, "b"), model.classify(x, "b"))
+    assert tiny().classify(x, "b") is None  # no tower, no readout

@@ -53,3 +53,39 @@ def test_the_gan_terms_and_the_weight_decay_of_each_phase():
     decay = model().losses("generator", Batch(a, b))["weight_decay"]
     expected = sum(p.pow(2).sum() for m in (net.g_shared, net.g_a, net.g_b) for p in m.parameters())
     assert decay[0] == 2.5e-4 and torch.allclose(decay[1], expected)
+
+
+def test_the_adaptation_head_learns_a_labels_and_reads_b_through_the_shared_layers():
+    """The paper's section 5: a softmax on the discriminators' shared last hidden layer, trained on A's labels
+    with the discriminators, classifies B's images through B's own first layer."""
+    import pytest
+    from xgan.evaluation.evaluate import Evaluator
+    from conftest import random_task
+
+    net = model(adaptation_classes=10)
+    assert net.label_classes_a == 10 and net.reads_labels_a
+    a, labels = torch.rand(6, 3, SIZE, SIZE) * 2 - 1, torch.arange(6)
+    losses = net.losses("discriminator", Batch(a, torch.rand(6, 3, SIZE, SIZE) * 2 - 1, labels))
+    assert losses["classifier"][0] == 1.0
+    net.zero_grad(set_to_none=True)
+    losses["classifier"][1].backward()
+    assert all(p.grad is not None for p in net.head.parameters()) and net.f_b.weight.grad is None
+    assert net.f_shared[4].weight.grad is not None  # the shared conv learns A's classes too
+    assert {id(p) for p in net.head.parameters()} <= {id(p) for p in net.phases()[0].parameters}
+    net.eval()
+    x = torch.rand(3, 3, SIZE, SIZE) * 2 - 1
+    assert net.classify(x, "b").shape == (3, 10)
+    with torch.no_grad():
+        net.f_b.weight.add_(0.5)  # B's own layer: B's readout changes, A's does not
+    assert not torch.allclose(net.classify(x, "b"), net.classify(x, "a"))
+    with pytest.raises(ValueError, match="labels"):
+        model(adaptation_classes=10).losses("discriminator", Batch(a, a))
+    inference = CoGAN(CoGANConfig(width=0.125, adaptation_classes=10), SIZE, training=False)
+    assert inference.classify(x, "b").shape == (3, 10)  # built for inference: the readout needs it
+    assert model().classify(x, "b") is None and CoGAN(CoGANConfig(width=0.125), SIZE, training=False).classify(x, "b") is None
+    evaluator = Evaluator(random_task(SIZE), "toy", count=16)
+    metrics = evaluator(net).metrics
+    with torch.no_grad():
+        expected = (net.classify(evaluator.images["b"], "b").argmax(1) == evaluator.labels["b"]).float().mean()
+    assert metrics["adaptation_accuracy_b"] == pytest.approx(float(expected)) and "adaptation_accuracy_a" in metrics
+    assert "adaptation_accuracy_b" not in Evaluator(random_task(SIZE), "toy", count=16)(model()).metrics

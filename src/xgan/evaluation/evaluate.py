@@ -11,9 +11,9 @@ from xgan.data.task import to_model_range
 from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.collapse import collapse_from_outputs
 from xgan.evaluation.diversity import diversity
-from xgan.evaluation.lpips import LPIPS
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
+from xgan.evaluation.lpips import LPIPS
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
 from xgan.models.base import TranslationModel, other
 from xgan.models.classifier import cached_classifier
@@ -31,8 +31,8 @@ class Evaluation:
 class Evaluator:
     """Class preservation (where both domains have labels), KID/FID in a named offline feature space against
     the real target test images, the semantic consistency distance (for models with a shared embedding), the
-    diversity of outputs under random styles (multimodal models),
-    ground-truth retrieval and distances beside their baselines (where both test splits carry ids), and the
+    diversity of outputs under random styles (multimodal models), the accuracy of a model's own classifier of A's
+    classes on each labelled domain (`classify`: on B, the domain-adaptation readout), ground-truth retrieval and distances beside their baselines (where both test splits carry ids), and the
     collapse measures, on `count` test images per domain."""
 
     def __init__(self, task: Task, task_name: str, count: int | None = 1000, features: FeatureSpace | None = None,
@@ -175,4 +175,8 @@ class Evaluator:
                            if model.reconstruct(x[:1], d) is not None}
         collapse = collapse_from_outputs(self.images, result.translations, reconstructions)
         m.update({f"collapse_{name}": value for name, value in collapse.items()})
+        for domain, x in self.images.items():  # a model's own classifier of A's classes; on B: domain adaptation
+            if self.labels[domain] is not None and model.classify(x[:1], domain) is not None:
+                guesses = batched(lambda y: model.classify(y, domain), x).argmax(1).cpu()
+                m[f"adaptation_accuracy_{domain}"] = float((guesses == self.labels[domain]).float().mean())
         return result

@@ -8,12 +8,13 @@ A model is constructed as `Model(cfg, image_size, training=True, pretrained=True
     losses(phase, batch)      {term: (weight, value)}: what that phase minimises on this Batch; {} skips it
     translate(x, to, style)   images of domain `to` (style: a style code, for multimodal models)
 
-and, where it has them, `encode`/`decode` (a shared embedding), `reconstruct`, `sample_style` (random style
+and, where it has them, `encode`/`decode` (a shared embedding), `reconstruct`, `classify` (A's classes, on either
+domain: a domain-adaptation readout), `sample_style` (random style
 codes: MUNIT, DRIT, StarGAN v2), `style_of` (the style of a reference image), `setup(batch)` (parameters whose
 shapes are known only from data: CUT's projection heads) and `stats` (diagnostics logged beside the losses).
 
 `training=False` builds only what translation needs (no discriminators, image pools, teachers, classifier
-heads), for inference; a checkpoint's extra tensors are then ignored. `pretrained=False` builds frozen
+heads but the one `classify` reads), for inference; a checkpoint's extra tensors are then ignored. `pretrained=False` builds frozen
 pretrained parts as architecture only, since a checkpoint holds their weights.
 
 Methods of the field and how they fit: shared latent (XGAN, UNIT, CoGAN): encode/decode; content + style
@@ -128,6 +129,12 @@ class TranslationModel(nn.Module):
     def decode(self, z: torch.Tensor, domain: str) -> torch.Tensor:
         """Images of `domain` from shared embeddings (models with `encode`)."""
         raise NotImplementedError
+
+    def classify(self, x: torch.Tensor, domain: str) -> torch.Tensor | None:
+        """Logits over domain A's label_classes_a classes for images of either domain, for models that learn a
+        classifier from A's labels through parts the domains share (XGAN's task tower, CoGAN's adaptation head):
+        on B's images, the domain-adaptation readout. None: the model has none."""
+        return None
 
     def reconstruct(self, x: torch.Tensor, domain: str) -> torch.Tensor | None:
         """The model's own auto-encoding of x, if it has one."""

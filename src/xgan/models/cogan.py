@@ -15,6 +15,13 @@ halving the channels and doubling the size up to half the image size (batch norm
 to the image (tanh here: images in [-1, 1]; sigmoid in [0, 1] there); f_d = a 5x5 conv (20 filters); f_shared =
 max-pool, 5x5 conv (50), max-pool, FC 500, PReLU, dropout 0.5, FC to one logit. Adam 2e-4, betas (0.5, 0.999),
 weight decay 5e-4 as the loss term weight_decay/2 |theta|^2.
+
+Domain adaptation (the paper's section 5, where domain A has labels: `adaptation_classes` > 0): a softmax layer c on
+the discriminators' last hidden layer h (shared by the domains), trained jointly with the discriminators on A's
+labels; `classify` applies it to either domain through that domain's first layer, so on B's images it is the
+unsupervised adaptation readout (xgan eval's adaptation_accuracy_b). It reads A's labels.
+
+    L_D += l_cls CE(c(h(f_a(x_a))), y_a),   classify(x, d) = c(h(f_d(x)))
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from xgan.models.layers import downsamplings, gan_loss, scaled, squared_norm
 class CoGANWeights:
     gan: float = 1.0
     weight_decay: float = 5e-4  # the official solver's, as a loss term; 0: off
+    classifier: float = 1.0  # of the adaptation head's cross-entropy (adaptation_classes > 0)
 
 
 @dataclass
@@ -42,6 +50,7 @@ class CoGANConfig:
     noise_dim: int = 100
     invert_steps: int = 100  # Adam steps of the inversion z* = argmin |G_source(z) - x|_1
     invert_lr: float = 0.05
+    adaptation_classes: int = 0  # > 0: a classifier of A's labels on the shared discriminator layers (reads labels)
     weights: CoGANWeights = field(default_factory=CoGANWeights)
 
 
@@ -59,20 +68,29 @@ class CoGAN(TranslationModel):
         self.g_shared = nn.Sequential(nn.Linear(cfg.noise_dim, channels[0] * 16), nn.Unflatten(1, (channels[0], 4, 4)),
                                       nn.BatchNorm2d(channels[0]), nn.PReLU(), *ups)
         self.g_a, self.g_b = (nn.Sequential(nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1), nn.Tanh()) for _ in range(2))
-        if not training:
-            return
+        self.label_classes_a = cfg.adaptation_classes
+        if not training and not cfg.adaptation_classes:
+            return  # translation needs the generators only; classify, the discriminators' layers and the head
         first, second, hidden = 20, 50, 500  # the official digits discriminator, already small
         self.f_a, self.f_b = (nn.Conv2d(3, first, 5) for _ in range(2))
         side = ((image_size - 4) // 2 - 4) // 2
         self.f_shared = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(first, second, 5), nn.MaxPool2d(2), nn.Flatten(),
                                       nn.Linear(second * side * side, hidden), nn.PReLU(), nn.Dropout(0.5),
                                       nn.Linear(hidden, 1))
+        if cfg.adaptation_classes:
+            self.head = nn.Linear(hidden, cfg.adaptation_classes)
 
     def generate(self, z: torch.Tensor, domain: str) -> torch.Tensor:
         return (self.g_a if domain == "a" else self.g_b)(self.g_shared(z))
 
     def discriminate(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         return self.f_shared((self.f_a if domain == "a" else self.f_b)(x))
+
+    def classify(self, x: torch.Tensor, domain: str) -> torch.Tensor | None:
+        if not self.cfg.adaptation_classes:
+            return None
+        hidden = self.f_shared[:-1]((self.f_a if domain == "a" else self.f_b)(x))  # up to the last hidden layer
+        return self.head(hidden)
 
     def noise(self, count: int, device: torch.device) -> torch.Tensor:
         return torch.rand(count, self.cfg.noise_dim, device=device) * 2 - 1
@@ -96,7 +114,8 @@ class CoGAN(TranslationModel):
             return self.generate(self.invert(x, other(to)), to)
 
     def discriminators(self) -> list[nn.Parameter]:
-        return [*self.f_a.parameters(), *self.f_b.parameters(), *self.f_shared.parameters()]
+        head = list(self.head.parameters()) if self.cfg.adaptation_classes else []
+        return [*self.f_a.parameters(), *self.f_b.parameters(), *self.f_shared.parameters(), *head]
 
     def generators(self) -> list[nn.Parameter]:
         return [*self.g_shared.parameters(), *self.g_a.parameters(), *self.g_b.parameters()]
@@ -114,6 +133,10 @@ class CoGAN(TranslationModel):
             losses = {f"d_{d}": (w.gan, gan_loss(self.discriminate(real, d), True, "bce")
                                  + gan_loss(self.discriminate(fake, d), False, "bce"))
                       for d, real, fake in (("a", a, fake_a), ("b", b, fake_b))}
+            if self.cfg.adaptation_classes:
+                if batch.labels_a is None:
+                    raise ValueError("model.adaptation_classes > 0: the batch needs domain A's labels")
+                losses["classifier"] = (w.classifier, F.cross_entropy(self.classify(a, "a"), batch.labels_a))
         else:
             losses = {"gan": (w.gan, sum(gan_loss(self.discriminate(self.generate(z, d), d), True, "bce")
                                          for d in ("a", "b")))}

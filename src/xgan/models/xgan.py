@@ -107,8 +107,11 @@ class XGAN(TranslationModel):
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))  # drives the reversal ramp
         self._translations: tuple[torch.Tensor, torch.Tensor] | None = None
         self._stats: dict[str, float] = {}
+        if cfg.adaptation.on:  # built for inference too: its task tower is the classify() readout
+            self.adaptation = DomainAdaptation(cfg.adaptation, cfg.embedding_dim)
+            self.label_classes_a = self.adaptation.label_classes
         if not training:
-            return  # translation needs the encoders and decoders only
+            return  # translation needs the encoders and decoders only (and classify the tower)
         dann_outputs = 1 if cfg.dann_classes == 2 else 4  # one sigmoid logit, or a softmax over four classes
         self.domain_classifier = nn.Sequential(
             GradientReversal(), nn.Linear(cfg.embedding_dim, cfg.embedding_dim // 4), nn.LeakyReLU(0.2, inplace=True),
@@ -127,9 +130,6 @@ class XGAN(TranslationModel):
             with torch.no_grad():
                 teacher_dim = self.teacher(torch.zeros(1, 3, image_size, image_size)).flatten(1).shape[1]
             self.to_teacher = nn.Identity() if teacher_dim == cfg.embedding_dim else nn.Linear(cfg.embedding_dim, teacher_dim)
-        if cfg.adaptation.on:
-            self.adaptation = DomainAdaptation(cfg.adaptation, cfg.embedding_dim)
-            self.label_classes_a = self.adaptation.label_classes
 
     @property
     def reads_labels_a(self) -> bool:
@@ -146,6 +146,12 @@ class XGAN(TranslationModel):
 
     def decode(self, z: torch.Tensor, domain: str) -> torch.Tensor:
         return (self.d1 if domain == "a" else self.d2)(z)
+
+    def classify(self, x: torch.Tensor, domain: str) -> torch.Tensor | None:
+        """The task tower on the shared embedding, if trained (models/adaptation.py)."""
+        if not getattr(self, "adaptation", None) or not self.adaptation.label_classes:
+            return None
+        return self.adaptation.task_tower(self.encode(x, domain))
 
     def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
         return self.decode(self.encode(x, "b" if to == "a" else "a"), to)
