@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from quality import RESULTS, mean_metrics, train_and_score
+from quality import RESULTS, mean_metrics, score, train_and_score
 from readme_block import publish
 
 from xgan.checkpoint import load_trained

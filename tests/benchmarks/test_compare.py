@@ -83,3 +83,17 @@ def test_the_diversity_column_reads_the_metric_and_says_one_output_models_have_n
     assert diversity_cell(row) == "1.23 (5.00)"
     assert diversity_cell({"preset": "munit-digits", "metrics": {}}) == "—"  # scored before the metric existed
     assert diversity_cell({"preset": "unit-digits", "metrics": {}}) == "0 (one output)"
+
+
+def test_rescoring_replaces_the_rows_metrics_from_its_run_and_keeps_its_training_figures(tmp_path, monkeypatch):
+    import compare
+    run = tmp_path / "munit_digits"
+    (run / "checkpoints").mkdir(parents=True)
+    monkeypatch.setattr(compare, "RESULTS", tmp_path)
+    monkeypatch.setattr(compare, "score", lambda path: {"diversity_feature_ab": 1.5, "scored": str(path)})
+    (tmp_path / "compare_digits.json").write_text(json.dumps(
+        {"munit-digits": {"cpu_minutes": 10, "command": "c", "run": str(run),
+                          "rows": [{"metrics": {"kid_ab": 3.0}, "steps": 600, "train_cpu_min": 10.1}]}}))
+    compare.rescore("digits", "munit-digits")
+    row = json.loads((tmp_path / "compare_digits.json").read_text())["munit-digits"]["rows"][0]
+    assert row == {"metrics": {"diversity_feature_ab": 1.5, "scored": str(run)}, "steps": 600, "train_cpu_min": 10.1}
