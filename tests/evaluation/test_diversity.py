@@ -23,5 +23,8 @@ def test_the_real_spread_is_the_targets_own_and_does_not_depend_on_the_model():
     images, targets = torch.rand(30, 3, 4, 4), torch.rand(40, 3, 4, 4)
     one, other = (diversity(Styled(g), images, "b", targets, flat(targets), flat) for g in (0.0, 1.0))
     assert one["real_pixel"] == other["real_pixel"] > 0
+    wider = Styled(1.0)
+    wider.style_dim = 7  # more random numbers drawn for the styles: the real pairs stay the same
+    assert diversity(wider, images, "b", targets, flat(targets), flat)["real_feature"] == one["real_feature"]
     same = targets[:1].expand(40, 3, 4, 4)
     assert diversity(Styled(0.0), images, "b", same, flat(same), flat)["real_pixel"] == 0

@@ -35,7 +35,8 @@ def diversity(model: TranslationModel, images: torch.Tensor, to: str, target_ima
     x = images[spread_indices(len(images), inputs)]
     outputs = [model.translate(x, to, model.sample_style(len(x), to, generator).to(x.device)) for _ in range(samples)]
     features = [space(o) for o in outputs]  # each output's once, though it is in two pairs
-    order = torch.randperm(len(target_images), generator=generator)
+    # the real pairs from their own stream: the same for every model, whatever its style codes drew
+    order = torch.randperm(len(target_images), generator=torch.Generator().manual_seed(seed))
     others = order.roll(1)  # a derangement of the shuffled order: every image against another
     result = {"feature": float(torch.cat([(f1 - f2).norm(dim=1) for f1, f2 in zip(features, features[1:])]).mean()),
               "pixel": float(torch.cat([pixel_distances(o1, o2) for o1, o2 in zip(outputs, outputs[1:])]).mean()),
