@@ -232,3 +232,14 @@ def test_translate_reference_gives_every_output_the_style_of_one_target_image(tm
     assert main(["translate", str(cycle), str(tmp_path / "in.png"), "--to", "b", "--reference",
                  str(tmp_path / "ref1.png"), "--out", str(tmp_path / "no")]) != 0
     assert "cannot read a style from an image" in capsys.readouterr().err
+
+
+def test_eval_adds_the_translation_trained_protocol_in_both_directions(tiny_run, tmp_path, capsys, monkeypatch):
+    from xgan.evaluation import protocols
+    from xgan.models.classifier import ClassifierSettings
+    fast = ClassifierSettings(epochs=1, max_images=64)  # the protocol's LeNet on a few translations: seconds
+    monkeypatch.setattr(protocols.translation_trained_accuracy, "__defaults__", (fast, "cpu"))
+    assert main(["eval", str(tiny_run), "--count", "8", "--translation-trained", "--out", str(tmp_path / "e")]) == 0
+    printed = dict(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("translation_"))
+    assert set(printed) == {"translation_trained_accuracy_ab", "translation_trained_accuracy_ba"}
+    assert all(0 <= float(v) <= 1 for v in printed.values())

@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--gan-bound", type=positive_int, metavar="STEPS",
                           help="also the GAN bound of Benaim et al. (a label-free error estimate): a rival trained "
                                "STEPS updates to disagree with the model under the model's own losses [off]")
+    evaluate.add_argument("--translation-trained", action="store_true",
+                          help="also the literature's second digits protocol (CyCADA, PixelDA, DRIT): a LeNet trained "
+                               "on the translations of the source training split with its labels, scored on the "
+                               "target's real test split (translation_trained_accuracy_ab/_ba; about a minute each)")
     evaluate.add_argument("--lpips", nargs=2, metavar=("ALEXNET", "LINEAR"),
                           help="also the diversity of a multimodal model in LPIPS, from your weights: torchvision's "
                                "alexnet state dict and the lpips package's weights/v0.1/alex.pth (.pth read with "
@@ -270,6 +274,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from xgan.evaluation.features import load_feature_space
     from xgan.evaluation.lpips import LPIPS
     from xgan.evaluation.report import write_report
+    from xgan.models.base import other
     from xgan.devices import pick_device
 
     trust_checkpoint_code(args)
@@ -290,6 +295,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         extra = gan_bound(model, {"a": task.train_a, "b": task.train_b}, evaluator.images, steps=args.gan_bound,
                           lr=config.train.lr, batch_size=config.train.batch_size, seed=config.train.seed)
         header["gan_bound_steps"] = args.gan_bound
+    if args.translation_trained:
+        from xgan.evaluation.protocols import translation_trained_accuracy
+        trains, tests = {"a": task.reference_a, "b": task.train_b}, {"a": task.test_a, "b": task.test_b}
+        for to in model.directions:
+            source = other(to)
+            if trains[source].labels is None or tests[to].labels is None:
+                raise ValueError(f"--translation-trained needs labels on {source}'s training split and {to}'s test "
+                                 f"split; task {config.data.task} has none there")
+            extra[f"translation_trained_accuracy_{source}{to}"] = translation_trained_accuracy(
+                model, trains[source], tests[to], to, device=device)
     record = write_report(model, task, evaluator, out_dir, header, run_dir / "tensorboard", extra)
     for name, value in sorted(record["metrics"].items()):
         print(f"{name} {value:.4f}")

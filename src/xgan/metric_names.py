@@ -15,6 +15,8 @@ HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "att
                     "diversity": True,
                     # a model's own classifier of A's classes (classify): on B, the domain-adaptation readout
                     "adaptation_accuracy": True,
+                    # protocols.py: a classifier trained on translations, read on the real target
+                    "translation_trained_accuracy": True,
                     "gan_bound": False}  # gan_bound.py: how far a rival as good by the loss translates otherwise
 
 
