@@ -40,6 +40,7 @@ from xgan.trainer import Trainer
 
 # labels of the presets named in README's tables; any other `<name>-<task>` preset is compared under its name
 LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN",
+          "cycada-{task}": "CycleGAN + semantic (CyCADA)",
           "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
           "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST",
           "unit-{task}": "UNIT", "munit-{task}": "MUNIT", "cogan-{task}": "CoGAN", "drit-{task}": "DRIT++"}

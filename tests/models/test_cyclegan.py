@@ -4,6 +4,7 @@ from torch import nn
 
 from conftest import TINY_MODEL, TINY_RUN
 from xgan.cli import main
+from xgan.models.base import Batch
 from xgan.models.cyclegan import (CycleGAN, CycleGANConfig, CycleGANWeights, encoder_decoder_generator,
                                   patch_discriminator, resnet_generator)
 
@@ -112,3 +113,37 @@ def test_spectral_norm_and_gan_mode_options_and_weight_clipping_wgan_refused():
     assert not any("parametrizations" in k for k in model().d_a.state_dict())  # the default: the paper's
     with pytest.raises(ValueError, match="gan_mode"):
         CycleGANConfig(gan_mode="wgan")
+
+
+class SignClassifier(nn.Module):
+    """Two classes by the sign of the image's mean, decided with a wide margin."""
+
+    def forward(self, x):
+        m = x.mean((1, 2, 3))
+        return torch.stack([100 * m, -100 * m], dim=1)
+
+
+def test_cycadas_semantic_loss_keeps_the_classifiers_decision_through_each_translation():
+    net = CycleGAN(CycleGANConfig(width=0.125, residual_blocks=1, weights=CycleGANWeights(semantic=1.0)), SIZE,
+                   pretrained=False)
+    assert net.reads_labels_a and not model().reads_labels_a  # its f is the printed-digit LeNet
+    net.semantic = SignClassifier()
+    a = torch.rand(4, 3, SIZE, SIZE) * 0.5 + 0.2  # positive means: class 0
+    b = -a
+    net.g_ab = net.g_ba = nn.Identity()
+    kept = net.losses("generator", Batch(a, b))
+    assert kept["semantic"][0] == 1.0 and kept["semantic"][1].item() < 1e-6
+    net.g_ab = net.g_ba = Negate()  # every translation flips the decision
+    flipped = net.losses("generator", Batch(a, b))["semantic"][1].item()
+    assert flipped == pytest.approx(2 * 200 * a.mean((1, 2, 3)).mean().item(), rel=1e-3)
+    assert "semantic" not in model().losses("generator", Batch(a, b))
+
+
+def test_the_semantic_classifier_is_frozen_and_its_gradient_reaches_the_generators():
+    net = CycleGAN(CycleGANConfig(width=0.125, residual_blocks=1, weights=CycleGANWeights(semantic=1.0)), SIZE,
+                   pretrained=False)
+    x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    net.losses("generator", Batch(x, x))["semantic"][1].backward()
+    assert all(not p.requires_grad for p in net.semantic.parameters())
+    assert all(p.grad is not None for p in net.g_ab.parameters() if p.requires_grad)
+    assert not any(p in set(net.semantic.parameters()) for phase in net.phases() for p in phase.parameters)

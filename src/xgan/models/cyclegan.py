@@ -6,6 +6,13 @@
     L_idt   = lambda * lambda_idt (|G(b) - b|_1 + |F(a) - a|_1)     optional
     L_D     = (|D(real) - 1|^2 + |D(pool(fake))|^2) / 2, for D_A and D_B
 
+CyCADA's semantic consistency (Hoffman et al., ICML'18), an option (`weights.semantic` > 0): a frozen classifier f of
+the source domain (`semantic_classifier`, trained on A's labels) keeps its own decision through each translation,
+
+    L_sem = CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b))
+
+so the run reads A's labels (through f), as CyCADA's pixel level does.
+
 `gan_mode` swaps the least-squares terms for sigmoid cross-entropy ('vanilla', the original GAN) or the WGAN-GP
 critic (-D(real) + D(pool(fake)), halved as above, plus 10 times the gradient penalty; the generators minimise
 -D(fake)); `spectral_norm` spectrally normalises the discriminators' convs. The defaults (lsgan, none) are the paper's.
@@ -27,6 +34,7 @@ from torch import nn
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.layers import ImagePool, check_gan_mode, gan_loss, gradient_penalty
 from xgan.models.nets import encoder_decoder_generator, patch_discriminator, resnet_generator
+from xgan.models.teachers import LABEL_TRAINED, load_extractor
 
 GENERATORS = ("resnet", "encoder_decoder")
 GAN_MODES = ("lsgan", "vanilla", "wgan-gp")  # not 'wgan': weight clipping wants RMSprop, n_critic (models/dualgan.py)
@@ -38,6 +46,7 @@ class CycleGANWeights:
     cycle: float = 10.0  # lambda
     identity: float = 0.5  # lambda_idt, a fraction of lambda; 0 switches the identity loss off
     gradient_penalty: float = 10.0  # WGAN-GP's lambda, with gan_mode=wgan-gp only
+    semantic: float = 0.0  # CyCADA's semantic loss; 0: off (the paper's CycleGAN)
 
 
 @dataclass
@@ -50,6 +59,7 @@ class CycleGANConfig:
     pool_size: int = 50
     gan_mode: str = "lsgan"  # lsgan (the paper's) | vanilla | wgan-gp
     spectral_norm: bool = False  # on the discriminators' convs
+    semantic_classifier: str = "xgan.models.teachers:printed_digit_classifier"  # f of L_sem (weights.semantic > 0)
     weights: CycleGANWeights = field(default_factory=CycleGANWeights)
 
     def __post_init__(self) -> None:
@@ -77,6 +87,13 @@ class CycleGAN(TranslationModel):
         self.d_a, self.d_b = (patch_discriminator(image_size, cfg.width, cfg.norm, cfg.spectral_norm) for _ in range(2))
         shape = (3, image_size, image_size)
         self.pool_a, self.pool_b = ImagePool(cfg.pool_size, shape), ImagePool(cfg.pool_size, shape)
+        if cfg.weights.semantic > 0:
+            self.semantic = load_extractor(cfg.semantic_classifier, option="model.semantic_classifier",
+                                           pretrained=pretrained)
+
+    @property
+    def reads_labels_a(self) -> bool:
+        return self.cfg.weights.semantic > 0 and self.cfg.semantic_classifier in LABEL_TRAINED
 
     def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
         return self.g_ab(x) if to == "b" else self.g_ba(x)
@@ -100,7 +117,15 @@ class CycleGAN(TranslationModel):
         }
         if w.identity > 0:
             losses["identity"] = (w.cycle * w.identity, F.l1_loss(self.g_ab(b), b) + F.l1_loss(self.g_ba(a), a))
+        if w.semantic > 0:
+            losses["semantic"] = (w.semantic, self.semantic_loss(a, fake_b) + self.semantic_loss(b, fake_a))
         return losses
+
+    def semantic_loss(self, x: torch.Tensor, translated: torch.Tensor) -> torch.Tensor:
+        """CE(f(translation), argmax f(x)): the frozen classifier's decision on the input, kept by its translation."""
+        with torch.no_grad():
+            decision = self.semantic(x).argmax(1)
+        return F.cross_entropy(self.semantic(translated), decision)
 
     def discriminator_losses(self, a: torch.Tensor, b: torch.Tensor) -> Losses:
         if self._fakes is None:

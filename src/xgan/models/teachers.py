@@ -46,6 +46,24 @@ def printed_digit_features() -> nn.Module:
     return classifier.features
 
 
+def printed_digit_classifier() -> nn.Module:
+    """The same LeNet as printed_digit_features, whole: logits over the 10 digits (CyCADA's source classifier
+    f_S, for CycleGAN's semantic loss)."""
+    from xgan.data.digits import printed_digits
+    from xgan.models.classifier import ClassifierSettings, cached_classifier
+
+    classifier, _ = cached_classifier(printed_digits(TEACHER_DIGITS, TEACHER_SEED), "printed-teacher",
+                                      ClassifierSettings(epochs=3, seed=1))
+    return classifier
+
+
+def lenet_classifier() -> nn.Module:
+    """printed_digit_classifier's architecture, untrained: its weights come from the checkpoint."""
+    from xgan.models.classifier import LeNet
+
+    return LeNet(classes=10)
+
+
 def lenet_features() -> nn.Module:
     """printed_digit_features' architecture, untrained: its weights come from the checkpoint."""
     from xgan.models.classifier import LeNet
@@ -54,12 +72,13 @@ def lenet_features() -> nn.Module:
 
 
 # built-ins trained with class labels of the source domain's kind: a model using one reads domain A's labels
-LABEL_TRAINED = {"xgan.models.teachers:printed_digit_features"}
+LABEL_TRAINED = {"xgan.models.teachers:printed_digit_features", "xgan.models.teachers:printed_digit_classifier"}
 
 # name -> (the trained extractor, its architecture alone for loading a checkpoint that holds its weights)
 BUILTIN: dict[str, tuple[Callable[[], nn.Module], Callable[[], nn.Module]]] = {
     "xgan.models.teachers:coarse_colours": (coarse_colours, coarse_colours),
     "xgan.models.teachers:printed_digit_features": (printed_digit_features, lenet_features),
+    "xgan.models.teachers:printed_digit_classifier": (printed_digit_classifier, lenet_classifier),
 }
 
 
