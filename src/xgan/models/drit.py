@@ -39,6 +39,7 @@ the prior's mean; `style_of` reads a reference image's mu (reference-guided tran
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +48,7 @@ from torch.func import functional_call
 
 from xgan.models.base import Batch, Losses, Phase, TranslationModel, other
 from xgan.models.layers import conv_block as conv
-from xgan.models.layers import make_norm, multiscale_gan_loss, scaled, squared_norm
+from xgan.models.layers import make_norm, scaled, squared_norm
 from xgan.models.nets import MultiScaleDiscriminator, ResidualBlock
 
 
@@ -167,6 +168,21 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(1).mean()
 
 
+class CrossTranslations(NamedTuple):
+    c_a: torch.Tensor
+    c_b: torch.Tensor
+    posterior_a: tuple[torch.Tensor, torch.Tensor]  # (mu, logvar) of E^z_a(a)
+    posterior_b: tuple[torch.Tensor, torch.Tensor]
+    z_a: torch.Tensor
+    z_b: torch.Tensor
+    z1: torch.Tensor  # random attributes
+    z2: torch.Tensor
+    u: torch.Tensor  # G_a(c_b, z_a)
+    v: torch.Tensor  # G_b(c_a, z_b)
+    random_a: list[torch.Tensor]  # G_a(c_b, z1) (and z2 with mode seeking)
+    random_b: list[torch.Tensor]
+
+
 class DRIT(TranslationModel):
     config_class = DRITConfig
 
@@ -185,9 +201,10 @@ class DRIT(TranslationModel):
 
         self.content_a, self.content_b = content_encoder(), content_encoder()
         self.content_shared = nn.Sequential(ResidualBlock(channels[-1], "instance"), TrainingNoise())
-        self.attribute_a, self.attribute_b = AttributeEncoder(cfg.width, cfg.style_dim), AttributeEncoder(cfg.width, cfg.style_dim)
+        self.attribute_a, self.attribute_b = (AttributeEncoder(cfg.width, cfg.style_dim) for _ in range(2))
         self.gen_shared = ResidualBlock(channels[-1], "instance")
-        self.gen_a, self.gen_b = (ConcatGenerator(channels[-1], cfg.residual_blocks, n, cfg.style_dim) for _ in range(2))
+        self.gen_a, self.gen_b = (ConcatGenerator(channels[-1], cfg.residual_blocks, n, cfg.style_dim)
+                                  for _ in range(2))
         if training:
             self.d_a, self.d_b, self.d_a2, self.d_b2 = (
                 MultiScaleDiscriminator(image_size, cfg.width, cfg.discriminator_layers, cfg.discriminator_scales)
@@ -236,6 +253,19 @@ class DRIT(TranslationModel):
         encoder = self.attribute_a if domain == "a" else self.attribute_b
         return functional_call(encoder, {k: v.detach() for k, v in encoder.named_parameters()}, (x,))[0]
 
+    def cross_translations(self, a: torch.Tensor, b: torch.Tensor) -> CrossTranslations:
+        """What the critics' and the generator's phases both start from: the codes of the encoded halves, the first
+        cross translation, and translations under random attributes (DRIT's D' sees one, DRIT++'s two)."""
+        c_a, c_b = self.content(a, "a"), self.content(b, "b")
+        posterior_a, posterior_b = self.attribute(a, "a"), self.attribute(b, "b")
+        z_a, z_b = reparameterise(*posterior_a), reparameterise(*posterior_b)
+        z1, z2 = (torch.randn_like(z_a) for _ in range(2))
+        randoms = (z1, z2) if self.cfg.weights.mode_seeking > 0 else (z1,)
+        return CrossTranslations(c_a, c_b, posterior_a, posterior_b, z_a, z_b, z1, z2,
+                                 u=self.generate(c_b, z_a, "a"), v=self.generate(c_a, z_b, "b"),  # B's content in A
+                                 random_a=[self.generate(c_b, z, "a") for z in randoms],
+                                 random_b=[self.generate(c_a, z, "b") for z in randoms])
+
     def losses(self, phase: str, batch: Batch) -> Losses:
         w = self.cfg.weights
         half = max(1, len(batch.a) // 2)  # the encoded half, and the other for D' (the official batch of 2)
@@ -248,49 +278,35 @@ class DRIT(TranslationModel):
             params = list(self.d_content.parameters())
         elif phase == "discriminator":
             with torch.no_grad():
-                c_a, c_b = self.content(a, "a"), self.content(b, "b")
-                z_a, z_b = (reparameterise(*self.attribute(x, d)) for x, d in ((a, "a"), (b, "b")))
-                z1, z2 = (torch.randn_like(z_a) for _ in range(2))
-                fake_a, fake_b = self.generate(c_b, z_a, "a"), self.generate(c_a, z_b, "b")
-                random_a = [self.generate(c_b, z, "a") for z in (z1, z2)]
-                random_b = [self.generate(c_a, z, "b") for z in (z1, z2)]
-            second = (w.mode_seeking > 0) + 1  # DRIT's D' sees one random translation, DRIT++'s two
+                t = self.cross_translations(a, b)
             losses = {
-                "d_a": (w.gan, bce(self.d_a(a), 1.0) + bce(self.d_a(fake_a), 0.0)),
-                "d_b": (w.gan, bce(self.d_b(b), 1.0) + bce(self.d_b(fake_b), 0.0)),
-                "d_a2": (w.gan_random, sum(bce(self.d_a2(a_other), 1.0) + bce(self.d_a2(f), 0.0)
-                                           for f in random_a[:second])),
-                "d_b2": (w.gan_random, sum(bce(self.d_b2(b_other), 1.0) + bce(self.d_b2(f), 0.0)
-                                           for f in random_b[:second])),
+                "d_a": (w.gan, bce(self.d_a(a), 1.0) + bce(self.d_a(t.u), 0.0)),
+                "d_b": (w.gan, bce(self.d_b(b), 1.0) + bce(self.d_b(t.v), 0.0)),
+                "d_a2": (w.gan_random, sum(bce(self.d_a2(a_other), 1.0) + bce(self.d_a2(f), 0.0) for f in t.random_a)),
+                "d_b2": (w.gan_random, sum(bce(self.d_b2(b_other), 1.0) + bce(self.d_b2(f), 0.0) for f in t.random_b)),
             }
             params = [p for d in self.critics() for p in d.parameters()]
         else:
-            c_a, c_b = self.content(a, "a"), self.content(b, "b")
-            (mu_a, logvar_a), (mu_b, logvar_b) = self.attribute(a, "a"), self.attribute(b, "b")
-            z_a, z_b = reparameterise(mu_a, logvar_a), reparameterise(mu_b, logvar_b)
-            z1, z2 = (torch.randn_like(z_a) for _ in range(2))
-            u, v = self.generate(c_b, z_a, "a"), self.generate(c_a, z_b, "b")  # B's content in A, A's in B
+            t = self.cross_translations(a, b)
+            c_a, c_b, u, v, z1, z2 = t.c_a, t.c_b, t.u, t.v, t.z1, t.z2
             back_a = self.generate(self.content(v, "b"), reparameterise(*self.attribute(u, "a")), "a")
             back_b = self.generate(self.content(u, "a"), reparameterise(*self.attribute(v, "b")), "b")
-            random_a = [self.generate(c_b, z, "a") for z in (z1, z2)]
-            random_b = [self.generate(c_a, z, "b") for z in (z1, z2)]
-            second = (w.mode_seeking > 0) + 1
             losses = {
                 "content_gan": (w.content_gan, bce(self.d_content(c_a), 0.5) + bce(self.d_content(c_b), 0.5)),
                 "gan": (w.gan, bce(self.d_a(u), 1.0) + bce(self.d_b(v), 1.0)),
                 "cross_cycle": (w.cross_cycle, F.l1_loss(back_a, a) + F.l1_loss(back_b, b)),
-                "reconstruction": (w.reconstruction, F.l1_loss(self.generate(c_a, z_a, "a"), a)
-                                   + F.l1_loss(self.generate(c_b, z_b, "b"), b)),
-                "kl": (w.kl, kl_divergence(mu_a, logvar_a) + kl_divergence(mu_b, logvar_b)),
+                "reconstruction": (w.reconstruction, F.l1_loss(self.generate(c_a, t.z_a, "a"), a)
+                                   + F.l1_loss(self.generate(c_b, t.z_b, "b"), b)),
+                "kl": (w.kl, kl_divergence(*t.posterior_a) + kl_divergence(*t.posterior_b)),
                 "kl_content": (w.kl_content, c_a.pow(2).mean() + c_b.pow(2).mean()),
-                "gan_random": (w.gan_random, sum(bce(self.d_a2(f), 1.0) for f in random_a[:second])
-                               + sum(bce(self.d_b2(f), 1.0) for f in random_b[:second])),
-                "latent": (w.latent, F.l1_loss(self.regress(random_a[0], "a"), z1)
-                           + F.l1_loss(self.regress(random_b[0], "b"), z1)),
+                "gan_random": (w.gan_random, sum(bce(self.d_a2(f), 1.0) for f in t.random_a)
+                               + sum(bce(self.d_b2(f), 1.0) for f in t.random_b)),
+                "latent": (w.latent, F.l1_loss(self.regress(t.random_a[0], "a"), z1)
+                           + F.l1_loss(self.regress(t.random_b[0], "b"), z1)),
             }
             if w.mode_seeking > 0:
-                losses["mode_seeking"] = (w.mode_seeking, mode_seeking(*random_a, z1, z2)
-                                          + mode_seeking(*random_b, z1, z2))
+                losses["mode_seeking"] = (w.mode_seeking, mode_seeking(*t.random_a, z1, z2)
+                                          + mode_seeking(*t.random_b, z1, z2))
             params = [p for g in self.generators() for p in g.parameters()]
         if w.weight_decay > 0:
             losses["weight_decay"] = (w.weight_decay / 2, squared_norm(params))
