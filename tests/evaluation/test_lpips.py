@@ -14,12 +14,11 @@ from xgan.evaluation.lpips import CONVS, LPIPS
 def random_weights(seed: int = 0) -> tuple[dict, dict]:
     g = torch.Generator().manual_seed(seed)
     alexnet = {}
-    for index, conv in CONVS:
-        alexnet[f"features.{index}.weight"] = torch.randn(conv.weight.shape, generator=g) * 0.05
-        alexnet[f"features.{index}.bias"] = torch.rand(conv.bias.shape, generator=g) * 0.1
+    for index, c_in, c_out, kernel, _, _ in CONVS:
+        alexnet[f"features.{index}.weight"] = torch.randn(c_out, c_in, kernel, kernel, generator=g) * 0.05
+        alexnet[f"features.{index}.bias"] = torch.rand(c_out, generator=g) * 0.1
     alexnet["classifier.1.weight"] = torch.zeros(2, 2)  # torchvision's file has the classifier too: ignored
-    linear = {f"lin{i}.model.1.weight": torch.rand(1, conv.out_channels, 1, 1, generator=g)
-              for i, (_, conv) in enumerate(CONVS)}
+    linear = {f"lin{i}.model.1.weight": torch.rand(1, spec[2], 1, 1, generator=g) for i, spec in enumerate(CONVS)}
     return alexnet, linear
 
 
@@ -32,6 +31,8 @@ def test_a_distance_zero_to_itself_symmetric_and_positive_between_images():
     assert torch.equal(lpips(x, x), torch.zeros(3))
     d = lpips(x, y)
     assert d.shape == (3,) and (d > 0).all() and torch.allclose(d, lpips(y, x))
+    LPIPS(*random_weights(seed=1))  # another instance, other weights: this one's distances stay its own
+    assert torch.equal(lpips(x, y), d)
 
 
 def test_the_linear_weights_weigh_each_layers_channels():

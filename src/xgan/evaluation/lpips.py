@@ -24,9 +24,10 @@ from torch import nn
 SHIFT = (-0.030, -0.088, -0.188)  # the lpips package's ScalingLayer, for inputs in [-1, 1]
 SCALE = (0.458, 0.448, 0.450)
 MIN_SIZE = 64
-# torchvision's alexnet.features: (index in the Sequential, conv); an LPIPS tap after the ReLU of each conv
-CONVS = [(0, nn.Conv2d(3, 64, 11, 4, 2)), (3, nn.Conv2d(64, 192, 5, padding=2)), (6, nn.Conv2d(192, 384, 3, padding=1)),
-         (8, nn.Conv2d(384, 256, 3, padding=1)), (10, nn.Conv2d(256, 256, 3, padding=1))]
+# torchvision's alexnet.features: (index in the Sequential, in, out, kernel, stride, padding) of each conv; an LPIPS
+# tap after the ReLU of each
+CONVS = [(0, 3, 64, 11, 4, 2), (3, 64, 192, 5, 1, 2), (6, 192, 384, 3, 1, 1), (8, 384, 256, 3, 1, 1),
+         (10, 256, 256, 3, 1, 1)]
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -52,8 +53,8 @@ class LPIPS(nn.Module):
         super().__init__()
         self.register_buffer("shift", torch.tensor(SHIFT)[None, :, None, None])
         self.register_buffer("scale", torch.tensor(SCALE)[None, :, None, None])
-        self.convs = nn.ModuleList(conv for _, conv in CONVS)
-        for index, conv in CONVS:
+        self.convs = nn.ModuleList(nn.Conv2d(*spec[1:]) for spec in CONVS)  # this instance's own
+        for (index, *_), conv in zip(CONVS, self.convs):
             for part in ("weight", "bias"):
                 key, want = f"features.{index}.{part}", tuple(getattr(conv, part).shape)
                 if key not in alexnet or tuple(alexnet[key].shape) != want:
@@ -61,7 +62,7 @@ class LPIPS(nn.Module):
                                      f"found {tuple(alexnet[key].shape) if key in alexnet else 'none'}")
                 getattr(conv, part).data.copy_(alexnet[key])
         self.lins = nn.ParameterList()
-        for i, (_, conv) in enumerate(CONVS):
+        for i, conv in enumerate(self.convs):
             key, want = f"lin{i}.model.1.weight", (1, conv.out_channels, 1, 1)
             if key not in linear or tuple(linear[key].shape) != want:
                 raise ValueError(f"{names[1]}: {key} must be a tensor of shape {want} (lpips v0.1 alex.pth), found "
