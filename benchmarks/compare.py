@@ -34,7 +34,7 @@ from xgan.checkpoint import load_trained
 from xgan.config import load_config
 from xgan.data.registry import load_task
 from xgan.data.task import to_model_range
-from xgan.models import build_model
+from xgan.models import TranslationModel, build_model
 from xgan.samples import labelled_grid
 from xgan.trainer import Trainer
 
@@ -112,18 +112,21 @@ def mean_row(label: str, rows: list[dict]) -> dict:
     return {**rows[0], **figures, "metrics": metrics, "label": f"**{label}, mean of {len(rows)} seeds**"}
 
 
-@functools.cache  # once per preset, not per row (a model is built to ask)
+@functools.cache  # once per preset, not per row or column
+def inference_model(preset: str) -> TranslationModel:
+    """The preset's model as inference builds it (no weights): what the table asks of it."""
+    return build_model(load_config(preset), training=False, pretrained=False)
+
+
 def reads_labels(preset: str) -> str:
     """'yes' where the preset's model trains on domain A's class labels (directly or through a part trained on
     them), else 'no': the figures an unlabelled user can expect are the 'no' rows'."""
-    config = load_config(preset)
-    return "yes" if build_model(config, training=False, pretrained=False).reads_labels_a else "no"
+    return "yes" if inference_model(preset).reads_labels_a else "no"
 
 
-@functools.cache
 def multimodal(preset: str) -> bool:
     """Whether the preset's model draws many outputs per input (style codes), so its diversity is measured."""
-    return build_model(load_config(preset), training=False, pretrained=False).style_dim > 0
+    return inference_model(preset).style_dim > 0
 
 
 def diversity_cell(row: dict) -> str:

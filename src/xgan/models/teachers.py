@@ -38,12 +38,7 @@ def printed_digit_features() -> nn.Module:
     come free with rendering): the digits counterpart of the paper's FaceNet, prior semantic knowledge from the
     source domain (seed 000). Trained once (about 10 s) on its own 5,000 rendered digits and cached; distinct
     from the printed judge that `xgan eval` scores B -> A with."""
-    from xgan.data.digits import printed_digits
-    from xgan.models.classifier import ClassifierSettings, cached_classifier
-
-    classifier, _ = cached_classifier(printed_digits(TEACHER_DIGITS, TEACHER_SEED), "printed-teacher",
-                                      ClassifierSettings(epochs=3, seed=1))
-    return classifier.features
+    return printed_digit_classifier().features
 
 
 def printed_digit_classifier() -> nn.Module:
@@ -66,9 +61,7 @@ def lenet_classifier() -> nn.Module:
 
 def lenet_features() -> nn.Module:
     """printed_digit_features' architecture, untrained: its weights come from the checkpoint."""
-    from xgan.models.classifier import LeNet
-
-    return LeNet(classes=10).features
+    return lenet_classifier().features
 
 
 # built-ins trained with class labels of the source domain's kind: a model using one reads domain A's labels
