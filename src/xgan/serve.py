@@ -28,8 +28,8 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from importlib.resources import files
 
 import anyio
@@ -224,6 +224,18 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
                 "neighbors": [{"domain": n.domain, "domain_name": names[n.domain], "index": n.index,
                                "distance": round(n.distance, 4), "image": png_data_url(n.image)} for n in neighbours]}
 
+    def style_work(image: Image.Image, domain: str) -> torch.Tensor:
+        with model_lock:
+            return translator.style_of(image, domain)[0]
+
+    @asynccontextmanager
+    async def uploaded(request: Request) -> AsyncIterator[Image.Image]:
+        """The request's image, decoded in a worker thread; its pixels count against the budget until the block
+        ends, so the decoded image is dropped before they are released."""
+        image = open_upload(await read_limited(request, body_timeout))
+        with pixels.reserve(image.width * image.height):
+            yield await anyio.to_thread.run_sync(decode_image, image, limiter=decoders)
+
     @app.post("/api/translate")
     async def translate(request: Request, to: str = "b", style: str | None = None) -> dict:
         """The upload translated (under `style`, a code from /api/style, if given), with the neighbours and a
@@ -231,9 +243,7 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
         if to not in translator.model.directions:
             raise HTTPException(400, f"'to' must be one of {list(translator.model.directions)}, not {to!r}")
         code = parse_style(style)
-        image = open_upload(await read_limited(request, body_timeout))
-        with pixels.reserve(image.width * image.height):  # held until the decoded image is dropped
-            image = await anyio.to_thread.run_sync(decode_image, image, limiter=decoders)
+        async with uploaded(request) as image:
             return await run_in_threadpool(work, image, to, code)
 
     @app.post("/api/style")
@@ -244,14 +254,8 @@ def create_app(translator: Translator, domain_names: dict[str, str] | None = Non
             raise HTTPException(400, f"this {translator.config.model.name} model cannot read a style from an image")
         if domain not in ("a", "b"):
             raise HTTPException(400, f"'domain' must be 'a' or 'b', not {domain!r}")
-        image = open_upload(await read_limited(request, body_timeout))
-        with pixels.reserve(image.width * image.height):
-            image = await anyio.to_thread.run_sync(decode_image, image, limiter=decoders)
-
-            def read() -> torch.Tensor:
-                with model_lock:
-                    return translator.style_of(image, domain)[0]
-            code = await run_in_threadpool(read)
+        async with uploaded(request) as image:
+            code = await run_in_threadpool(style_work, image, domain)
         return {"domain": domain, "style": [round(float(v), 6) for v in code]}
 
     return app
