@@ -32,8 +32,9 @@ class Evaluator:
     """Class preservation (where both domains have labels), KID/FID in a named offline feature space against
     the real target test images, the semantic consistency distance (for models with a shared embedding), the
     diversity of outputs under random styles (multimodal models), the accuracy of a model's own classifier of A's
-    classes on each labelled domain (`classify`: on B, the domain-adaptation readout), ground-truth retrieval and distances beside their baselines (where both test splits carry ids), and the
-    collapse measures, on `count` test images per domain."""
+    classes on each labelled domain (`classify`: on B, the domain-adaptation readout), ground-truth retrieval and
+    distances beside their baselines (where both test splits carry ids), and the collapse measures, on `count`
+    test images per domain."""
 
     def __init__(self, task: Task, task_name: str, count: int | None = 1000, features: FeatureSpace | None = None,
                  device: torch.device | str = "cpu", lpips: LPIPS | None = None) -> None:

@@ -9,13 +9,13 @@ A model is constructed as `Model(cfg, image_size, training=True, pretrained=True
     translate(x, to, style)   images of domain `to` (style: a style code, for multimodal models)
 
 and, where it has them, `encode`/`decode` (a shared embedding), `reconstruct`, `classify` (A's classes, on either
-domain: a domain-adaptation readout), `sample_style` (random style
-codes: MUNIT, DRIT, StarGAN v2), `style_of` (the style of a reference image), `setup(batch)` (parameters whose
-shapes are known only from data: CUT's projection heads) and `stats` (diagnostics logged beside the losses).
+domain: a domain-adaptation readout), `sample_style` (random style codes: MUNIT, DRIT, StarGAN v2), `style_of` (the
+style of a reference image), `setup(batch)` (parameters whose shapes are known only from data: CUT's projection
+heads) and `stats` (diagnostics logged beside the losses).
 
 `training=False` builds only what translation needs (no discriminators, image pools, teachers, classifier
-heads but the one `classify` reads), for inference; a checkpoint's extra tensors are then ignored. `pretrained=False` builds frozen
-pretrained parts as architecture only, since a checkpoint holds their weights.
+heads but the one `classify` reads), for inference; a checkpoint's extra tensors are then ignored.
+`pretrained=False` builds frozen pretrained parts as architecture only, since a checkpoint holds their weights.
 
 Methods of the field and how they fit: shared latent (XGAN, UNIT, CoGAN): encode/decode; content + style
 (MUNIT, DRIT++, StarGAN v2): `style_dim` > 0, translate(x, to, style), sample_style; one direction (DTN):
@@ -46,8 +46,8 @@ class Phase:
     step `start` x train.steps on (a phase that joins later: OST's one-shot phase after its auto-encoder's).
     `optimizer` is "adam" or "rmsprop" (PyTorch's defaults but the lr: the WGAN paper's choice, since momentum
     destabilised its critic); `betas` apply to Adam only. `clip` > 0 clamps every parameter of the phase to
-    [-clip, clip] after each of its updates (WGAN's weight clipping); 0 leaves them alone. `max_grad_norm` > 0 rescales
-    the phase's gradient to at most that L2 norm before each update (DRIT's content critic); 0 leaves it alone."""
+    [-clip, clip] after each of its updates (WGAN's weight clipping); 0 leaves them alone. `max_grad_norm` > 0
+    rescales the phase's gradient to at most that L2 norm before each update (DRIT's content critic); 0: untouched."""
 
     name: str
     parameters: list[nn.Parameter]
