@@ -39,7 +39,7 @@ from xgan.samples import labelled_grid
 from xgan.trainer import Trainer
 
 # labels of the presets named in README's tables; any other `<name>-<task>` preset is compared under its name
-LABELS = {"{task}": "XGAN", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN",
+LABELS = {"{task}": "XGAN", "folders-{task}": "XGAN, label-free (folders recipe)", "dtn-{task}": "DTN", "dtn-finetuned-{task}": "fine-tuned DTN", "cyclegan-{task}": "CycleGAN",
           "cycada-{task}": "CycleGAN + semantic (CyCADA)",
           "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
           "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST",
@@ -140,6 +140,13 @@ def diversity_cell(row: dict) -> str:
     return f"{fmt(m['diversity_feature_ab'], 2)} ({fmt(m['diversity_real_feature_ab'], 2)})"
 
 
+def both_judges(metrics: dict, direction: str) -> str:
+    """Class preservation under the task's own judge and, where the target has one, the strong judge."""
+    own = fmt(metrics.get(f"class_preservation_{direction}"))
+    strong = metrics.get(f"class_preservation_strong_{direction}")
+    return own if strong is None else f"{own} / {fmt(strong)}"
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
@@ -147,13 +154,13 @@ def fmt(value: float | None, digits: int = 3) -> str:
 def table(rows: list[dict]) -> str:
     if any("gt_top1_pixel_ab" in r["metrics"] for r in rows):
         return ground_truth_table(rows)
-    lines = ["| model | reads A's labels | class preservation A→B | B→A | KID A→B | KID B→A | diversity A→B (real) "
+    lines = ["| model | reads A's labels | class preservation A→B, own / strong judge | B→A, own / strong | KID A→B "
+             "| KID B→A | diversity A→B (real) "
              "| train images/s | parameters (trained) | steps | CPU-min | wall min |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["metrics"]
-        lines.append(f"| {r['label']} | {reads_labels(r['preset'])} | {fmt(m.get('class_preservation_ab'))} "
-                     f"| {fmt(m.get('class_preservation_ba'))} "
+        lines.append(f"| {r['label']} | {reads_labels(r['preset'])} | {both_judges(m, 'ab')} | {both_judges(m, 'ba')} "
                      f"| {fmt(m.get('kid_ab'), 1)} | {fmt(m.get('kid_ba'), 1)} | {diversity_cell(r)} | {r['images_per_s']:.0f} "
                      f"| {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} | {r['train_wall_min']:.1f} |")
     return "\n".join(lines) + "\n"

@@ -97,7 +97,7 @@ class TrainConfig:
     max_skipped_fraction: float = 0.1
     eval_every: int = 0  # score the model (xgan eval's metrics) every N steps on a fixed test subset; 0: never
     eval_count: int = 500  # test images per domain for those scores
-    best_metric: Optional[str] = None  # keep checkpoints/best by this metric (e.g. class_preservation_ab)
+    best_metric: Optional[str] = None  # keep checkpoints/best by this metric (e.g. class_preservation_strong_ab)
     # > 0: each evaluation also computes the GAN bound (evaluation/gan_bound.py, label-free) with this many rival
     # updates, as gan_bound_ab, gan_bound_ba and their mean gan_bound
     eval_gan_bound: int = 0

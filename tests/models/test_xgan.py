@@ -125,6 +125,16 @@ def test_gan_terms_and_discriminator_threshold():
     assert 0 <= model.stats()["gan_d2_accuracy"] <= 1
 
 
+def test_the_discriminators_have_their_own_width_else_the_models():
+    def channels(model):
+        return [m.out_channels for m in model.discriminator2.modules() if isinstance(m, nn.Conv2d)]
+
+    model, wider = tiny(weights={"gan": 1.0}), tiny(weights={"gan": 1.0}, discriminator_width=2 * tiny().cfg.width)
+    assert [2 * c for c in channels(model)] == channels(wider)
+    assert [m.out_channels for m in model.e1.modules() if isinstance(m, nn.Conv2d)] == \
+        [m.out_channels for m in wider.e1.modules() if isinstance(m, nn.Conv2d)]
+
+
 def test_no_gan_means_no_discriminator_phase():
     model = tiny()
     assert [p.name for p in model.phases()] == ["autoencoder"]

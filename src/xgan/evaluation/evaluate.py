@@ -12,6 +12,7 @@ from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.collapse import collapse_from_outputs
 from xgan.evaluation.diversity import diversity
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
+from xgan.evaluation.judges import strong_judge
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
 from xgan.evaluation.lpips import LPIPS
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
@@ -29,7 +30,8 @@ class Evaluation:
 
 
 class Evaluator:
-    """Class preservation (where both domains have labels), KID/FID in a named offline feature space against
+    """Class preservation (where both domains have labels; under the strong judges too, where the domain has one),
+    KID/FID in a named offline feature space against
     the real target test images, the semantic consistency distance (for models with a shared embedding), the
     diversity of outputs under random styles (multimodal models), the accuracy of a model's own classifier of A's
     classes on each labelled domain (`classify`: on B, the domain-adaptation readout), ground-truth retrieval and
@@ -46,12 +48,17 @@ class Evaluator:
         self.images = {d: to_model_range(s.images).to(self.device) for d, s in tests.items()}
         self.labels = {d: s.labels for d, s in tests.items()}
         self.judges, self.spaces, self.info = {}, {}, {"feature_space": {}, "classifier": {}}
+        self.strong_judges = {}  # judges.py: trained offline on far more digits, read beside the task's own
         labelled = all(s.labels is not None for s in (*tests.values(), *trains.values()))
         for domain in ("a", "b"):
             if labelled:
                 judge, identifier = cached_classifier(trains[domain], names[domain])
                 self.judges[domain] = judge.to(self.device)
                 self.info["classifier"][domain] = identifier
+                strong = strong_judge(names[domain])
+                if strong is not None:
+                    self.strong_judges[domain] = strong[0].to(self.device)
+                    self.info["classifier"][f"{domain}/strong"] = strong[1]
             if features is not None:
                 self.spaces[domain] = features
             elif labelled:
@@ -63,6 +70,7 @@ class Evaluator:
         # The real reference is the target's test split: like the translated inputs, unseen by the judges.
         self.real_features = {d: self.spaces[d](self.images[d]) for d in ("a", "b")}
         self.ceilings = {d: accuracy(self.judges[d], self.images[d], self.labels[d]) for d in self.judges}
+        self.strong_ceilings = {d: accuracy(j, self.images[d], self.labels[d]) for d, j in self.strong_judges.items()}
         self.pairs, self.baselines = self.ground_truth_pairs(tests)
         self.attribute_judges, self.attribute_labels = {}, {}  # by (attribute, domain): judge, test labels
         train_labels, test_labels, self.info["attribute_mapping"] = shared_attribute_labels(trains, tests)
@@ -138,6 +146,8 @@ class Evaluator:
         m = result.metrics
         for domain, ceiling in self.ceilings.items():
             m[f"classifier_ceiling_{domain}"] = ceiling
+        for domain, ceiling in self.strong_ceilings.items():
+            m[f"classifier_ceiling_strong_{domain}"] = ceiling
         for attribute, domain in self.attribute_judges:
             m[f"attribute_ceiling_{attribute}_{domain}"] = self.attribute_accuracy(attribute, domain, domain,
                                                                                    self.images[domain])
@@ -150,6 +160,9 @@ class Evaluator:
             result.translations[source] = translated
             if target in self.judges:
                 m[f"class_preservation_{direction}"] = accuracy(self.judges[target], translated, self.labels[source])
+            if target in self.strong_judges:
+                m[f"class_preservation_strong_{direction}"] = accuracy(self.strong_judges[target], translated,
+                                                                       self.labels[source])
             for attribute, domain in self.attribute_judges:
                 if domain == target and (attribute, source) in self.attribute_labels:
                     m[f"attribute_preservation_{attribute}_{direction}"] = self.attribute_accuracy(

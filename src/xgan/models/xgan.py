@@ -63,6 +63,7 @@ class XGANConfig:
     gan_both_directions: bool = False  # also a discriminator on 2 -> 1 translations
     gan_loss: str = "bce"  # bce | lsgan
     discriminator_threshold: float = 0.8  # the discriminator is updated only while its accuracy is below this
+    discriminator_width: float = 0.0  # the discriminators' channel multiplier; 0: model.width
     pool_size: int = 50  # history of translations shown to the discriminator
     teacher: str = ""  # "package.module:factory" returning a frozen nn.Module from images to feature vectors
     teacher_weights: str = ""  # optional safetensors file loaded into the teacher
@@ -120,9 +121,10 @@ class XGAN(TranslationModel):
         self.use_gan = cfg.weights.gan > 0
         if self.use_gan:
             shape = (3, image_size, image_size)
-            self.discriminator2, self.pool12 = discriminator(image_size, cfg.width), ImagePool(cfg.pool_size, shape)
+            width = cfg.discriminator_width or cfg.width
+            self.discriminator2, self.pool12 = discriminator(image_size, width), ImagePool(cfg.pool_size, shape)
             if cfg.gan_both_directions:
-                self.discriminator1, self.pool21 = discriminator(image_size, cfg.width), ImagePool(cfg.pool_size, shape)
+                self.discriminator1, self.pool21 = discriminator(image_size, width), ImagePool(cfg.pool_size, shape)
 
         self.teacher = None
         if cfg.weights.teacher > 0:
