@@ -200,11 +200,12 @@ def cached_rows(task: str) -> dict:
 def rescore(task: str, preset: str) -> None:
     """New metrics for a cached row from its run's final checkpoint: a metric added since it was trained (the
     diversity of a multimodal model) without training it again."""
-    cache = cached_rows(task)
-    entry = cache.get(preset)
+    entry = cached_rows(task).get(preset)
     if entry is None or len(entry["rows"]) != 1 or not (Path(entry["run"]) / "checkpoints").is_dir():
         raise SystemExit(f"{preset}: no single-seed row with its run directory to score again")
-    entry["rows"][0]["metrics"] = score(Path(entry["run"]))
+    metrics = score(Path(entry["run"]))
+    cache = cached_rows(task)  # read again: another compare.py may have added a model while this one scored
+    cache[preset]["rows"][0]["metrics"] = metrics
     save_rows(task, cache)
 
 

@@ -53,6 +53,7 @@ def test_bad_sources_are_named(tmp_path):
     ("data.background=[1,2]", "data.background must be three values"),
     ("data.background=[0,0,300]", "data.background must be three values"),
     ("train.max_skipped_fraction=2", "train.max_skipped_fraction must be in"),
+    ("train.ema=1", "train.ema must be in"),
 ])
 def test_out_of_range_settings_are_refused_naming_the_key(override, message):
     with pytest.raises(ConfigError, match=message):

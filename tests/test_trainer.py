@@ -367,3 +367,45 @@ def test_label_free_evaluation_measures_kid_in_a_domain_classifier_space_even_wh
     judged = Trainer(tiny_config("train.steps=2", "train.eval_every=2", "train.eval_count=8"), task=random_task())
     judged.evaluate()
     assert not any("domains" in name for name in judged._evaluator.info["feature_space"].values())
+
+
+def test_ema_averages_the_weights_each_step_and_resumes_exactly(tiny_config):
+    decay = 0.5
+    config = tiny_config(f"train.ema={decay}")
+    straight = Trainer(config, task=random_task())
+    name = next(n for n, p in straight.model.named_parameters() if p.requires_grad)
+    expected = None
+    for _ in range(3):
+        straight.train_step(straight.batch(straight.step))
+        straight.step += 1
+        live = dict(straight.model.named_parameters())[name].detach().clone()
+        expected = live if expected is None else decay * expected + (1 - decay) * live  # the first copies
+    averaged = dict(straight.averaged.named_parameters())[name]
+    assert torch.allclose(averaged, expected) and not torch.equal(averaged, live)
+    losses_per_step(straight, 4)
+    uninterrupted = {k: v.clone() for k, v in straight.averaged.state_dict().items()}
+
+    first = Trainer(config, task=random_task())
+    losses_per_step(first, 3)
+    first.save()
+    resumed = Trainer(config, resume=config.run_dir, task=random_task())
+    losses_per_step(resumed, 4)
+    assert all(torch.equal(v, uninterrupted[k]) for k, v in resumed.averaged.state_dict().items())
+
+
+def test_with_ema_inference_reads_the_average_and_an_ema_run_cannot_resume_a_checkpoint_without_one(tiny_config):
+    from xgan.checkpoint import CheckpointError, load_trained
+
+    config = tiny_config("train.ema=0.9", "train.steps=2")
+    trainer = Trainer(config, task=random_task())
+    trainer.fit()
+    model, _, snapshot = load_trained(config.run_dir)
+    assert (snapshot / "ema.safetensors").is_file()
+    averaged = trainer.averaged.state_dict()
+    assert all(torch.equal(v, averaged[k]) for k, v in model.state_dict().items())
+
+    plain = tiny_config("train.steps=2", f"run_dir={config.run_dir}_plain")
+    Trainer(plain, task=random_task()).fit()
+    with pytest.raises(CheckpointError, match="without train.ema"):
+        Trainer(tiny_config("train.ema=0.9", "train.steps=3", f"run_dir={plain.run_dir}"), resume=plain.run_dir,
+                task=random_task())

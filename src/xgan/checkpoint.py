@@ -1,6 +1,7 @@
 """Checkpoints: a directory per snapshot, written atomically, that a kill mid-write can never corrupt.
 
     RUN/checkpoints/step_00000600/model.safetensors   weights (shared layers stored once)
+                                  ema.safetensors     their moving average, with train.ema (what inference reads)
                                   training_state.pt   optimisers, step, RNG states (loaded weights_only)
                                   config.yaml         the resolved config of the run
     RUN/checkpoints/latest                            name of the newest complete snapshot
@@ -21,7 +22,7 @@ from xgan.config import Config, load_config, to_yaml
 from xgan.io import atomic_write_dir, atomic_write_text
 from xgan.models import build_model
 
-WEIGHTS, STATE, CONFIG, LATEST = "model.safetensors", "training_state.pt", "config.yaml", "latest"
+WEIGHTS, EMA, STATE, CONFIG, LATEST = "model.safetensors", "ema.safetensors", "training_state.pt", "config.yaml", "latest"
 
 
 class CheckpointError(ValueError):
@@ -66,13 +67,17 @@ def nonfinite_tensor(model: torch.nn.Module) -> str | None:
 
 
 def save_snapshot(path: Path, model: torch.nn.Module, config: Config, state: dict[str, Any],
-                  extra: dict[str, str] | None = None) -> Path:
-    """Write one snapshot directory atomically (replacing any old one); `extra` maps file names to text."""
-    if (name := nonfinite_tensor(model)) is not None:
-        raise CheckpointError(f"refusing to save {path.name}: parameter '{name}' holds NaN/inf")
+                  extra: dict[str, str] | None = None, ema: torch.nn.Module | None = None) -> Path:
+    """Write one snapshot directory atomically (replacing any old one); `extra` maps file names to text, `ema` is
+    the weights' moving average."""
+    for weights in (model, ema) if ema is not None else (model,):
+        if (name := nonfinite_tensor(weights)) is not None:
+            raise CheckpointError(f"refusing to save {path.name}: parameter '{name}' holds NaN/inf")
 
     def fill(tmp: Path) -> None:
         save_model(model, str(tmp / WEIGHTS))
+        if ema is not None:
+            save_model(ema, str(tmp / EMA))
         torch.save(state, tmp / STATE)
         (tmp / CONFIG).write_text(to_yaml(config))
         for file, text in (extra or {}).items():
@@ -86,10 +91,10 @@ def save_snapshot(path: Path, model: torch.nn.Module, config: Config, state: dic
 
 
 def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module, config: Config, state: dict[str, Any],
-                    keep: int) -> Path:
+                    keep: int, ema: torch.nn.Module | None = None) -> Path:
     """Write snapshot `step`, point `latest` at it, and delete all but the newest `keep` snapshots."""
     root = checkpoint_root(run_dir)
-    path = save_snapshot(root / f"step_{step:08d}", model, config, state)
+    path = save_snapshot(root / f"step_{step:08d}", model, config, state, ema=ema)
     atomic_write_text(root / LATEST, path.name + "\n")
     older = sorted((p for p in root.glob("step_*") if 0 <= snapshot_step(p) < step), key=snapshot_step)
     for old in older[:max(0, len(older) - (keep - 1))]:
@@ -117,27 +122,30 @@ def load_config_of(snapshot: Path, overrides: list[str] = ()) -> Config:
     return load_config(str(snapshot / CONFIG), overrides)
 
 
-def load_weights(model: torch.nn.Module, snapshot: Path, exact: bool = True) -> None:
-    """The snapshot's weights into `model`; refused if any of them holds NaN/inf (it would translate to black).
-    exact=False: the snapshot may hold more (a model built for inference has no discriminators), never less."""
+def load_weights(model: torch.nn.Module, snapshot: Path, exact: bool = True, file: str = WEIGHTS) -> None:
+    """The snapshot's weights (`file`: WEIGHTS, or EMA for their average) into `model`; refused if any of them holds
+    NaN/inf (it would translate to black). exact=False: the snapshot may hold more (a model built for inference has
+    no discriminators), never less."""
+    path = snapshot / file
     try:
-        missing, _ = load_model(model, str(snapshot / WEIGHTS), strict=exact)
+        missing, _ = load_model(model, str(path), strict=exact)
     except Exception as e:  # safetensors raises several types for truncated or mismatched files
-        raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights ({e})") from None
+        raise CheckpointError(f"{path}: cannot load weights ({e})") from None
     if missing:
-        raise CheckpointError(f"{snapshot / WEIGHTS}: cannot load weights (missing: {', '.join(sorted(missing))})")
+        raise CheckpointError(f"{path}: cannot load weights (missing: {', '.join(sorted(missing))})")
     if (name := nonfinite_tensor(model)) is not None:
-        raise CheckpointError(f"{snapshot / WEIGHTS}: tensor '{name}' holds NaN/inf; the checkpoint is unusable")
+        raise CheckpointError(f"{path}: tensor '{name}' holds NaN/inf; the checkpoint is unusable")
 
 
 def load_trained(path: str | Path, device: torch.device | str = "cpu",
                  training: bool = False) -> tuple[torch.nn.Module, Config, Path]:
     """(model in eval mode, its config, the snapshot directory) from a checkpoint or run directory; built for
-    translation only, or with training=True whole (discriminators, pools: what its losses need)."""
+    translation only, or with training=True whole (discriminators, pools: what its losses need). A run trained
+    with train.ema translates with the weights' average."""
     snapshot = resolve_checkpoint(path)
     config = load_config_of(snapshot)
     model = build_model(config, device, training, pretrained=False)  # the weights come next, from the snapshot
-    load_weights(model, snapshot, exact=training)
+    load_weights(model, snapshot, exact=training, file=EMA if (snapshot / EMA).is_file() else WEIGHTS)
     return model.eval(), config, snapshot
 
 

@@ -113,6 +113,9 @@ class TrainConfig:
     precision: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    # > 0: an exponential moving average of the model's weights with this decay per step (StarGAN v2's generator:
+    # 0.999); samples, evaluations, checkpoints/best and inference read the average, training the live weights
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         if self.on_nonfinite not in ("stop", "skip"):
@@ -129,6 +132,8 @@ class TrainConfig:
             raise ConfigError(f"train.lr_decay_steps must be in [0, train.steps={self.steps}], not {self.lr_decay_steps}")
         if not 0 <= self.lr_decay_fraction <= 1:
             raise ConfigError(f"train.lr_decay_fraction must be in [0, 1], not {self.lr_decay_fraction}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"train.ema must be in [0, 1) (0: off; 0.999: StarGAN v2), not {self.ema}")
         if not 0 <= self.max_skipped_fraction <= 1:
             raise ConfigError(f"train.max_skipped_fraction must be in [0, 1], not {self.max_skipped_fraction}")
         if self.lr_decay_steps and self.lr_decay_fraction:

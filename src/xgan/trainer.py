@@ -22,9 +22,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from xgan.checkpoint import (CheckpointError, checkpoint_root, clean_leftovers, load_state, load_weights,
+from xgan.checkpoint import (EMA, CheckpointError, checkpoint_root, clean_leftovers, load_state, load_weights,
                              resolve_checkpoint, save_checkpoint, save_snapshot, snapshot_step)
 from xgan.config import Config, to_yaml
 from xgan.data.augment import crop_and_flip, resized, rotate
@@ -139,6 +140,9 @@ class Trainer:
             raise ValueError("train.eval_gan_bound > 0 is not supported under torchrun; compute the bound afterwards "
                              "with xgan eval --gan-bound STEPS")
         self.parallel = wrap(self.model, self.device, self.world)
+        # the weights' moving average (train.ema): what samples, evaluations and inference read
+        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) \
+            if cfg.ema else None
         shard = (self.world.rank, self.world.size)
         data = config.data
         train = [resized(s, data.load_size) for s in (self.task.train_a, self.task.train_b)]
@@ -230,6 +234,8 @@ class Trainer:
             self.latest_logged[phase] = terms
             logged.update(terms)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.skipped_in_a_row = 0
         return logged
 
@@ -359,9 +365,14 @@ class Trainer:
                 self.writer.add_scalar(name, value, self.step)
         self.writer.flush()
 
+    @property
+    def averaged(self) -> nn.Module:
+        """The model whose outputs are shown and scored: the weights' moving average with train.ema, else the model."""
+        return self.ema.module if self.ema is not None else self.model
+
     def save_samples(self) -> Path:
         path = self.run_dir / "samples" / f"step_{self.step:08d}.png"
-        save_image(translation_grid(self.model, self.fixed_a, self.fixed_b), path)
+        save_image(translation_grid(self.averaged, self.fixed_a, self.fixed_b), path)
         return path
 
     def check_collapse(self) -> dict[str, float] | None:
@@ -375,7 +386,7 @@ class Trainer:
             return None
         # more images than the sample grid's, for a stable spread; the same ones at every check
         a, b = (to_model_range(s.spread(BATCH).images).to(self.device) for s in (self.task.test_a, self.task.test_b))
-        measures = collapse_measures(self.model, a, b)
+        measures = collapse_measures(self.averaged, a, b)
         self.log_scalars({f"collapse/{name}": value for name, value in measures.items()})
         low = collapsed(measures)
         if not mean_over_ranks(torch.tensor(float(bool(low)), device=self.device)):  # every rank takes one branch
@@ -400,11 +411,11 @@ class Trainer:
             name = self.config.data.task
             features = domain_classifier_space(self.task, name) if cfg.eval_features == "domain" else None
             self._evaluator = Evaluator(self.task, name, cfg.eval_count, features, device=self.device)
-        metrics = self._evaluator(self.model).metrics
+        metrics = self._evaluator(self.averaged).metrics
         if cfg.eval_gan_bound:
             from xgan.evaluation.gan_bound import gan_bound
 
-            metrics |= gan_bound(self.model, {"a": self.task.train_a, "b": self.task.train_b}, self._evaluator.images,
+            metrics |= gan_bound(self.averaged, {"a": self.task.train_a, "b": self.task.train_b}, self._evaluator.images,
                                  steps=cfg.eval_gan_bound, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
         self.log_scalars({f"eval/{name}": value for name, value in metrics.items()})
         log.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
@@ -418,7 +429,8 @@ class Trainer:
             if improved and math.isfinite(value):
                 self.best = {"metric": cfg.best_metric, "value": value, "step": self.step}
                 save_snapshot(checkpoint_root(self.run_dir) / "best", self.model, self.config, self.training_state(),
-                              extra={"metrics.json": json.dumps({"step": self.step, "metrics": metrics}, indent=2)})
+                              extra={"metrics.json": json.dumps({"step": self.step, "metrics": metrics}, indent=2)},
+                              ema=self.ema.module if self.ema is not None else None)
         return metrics
 
     def training_state(self) -> dict[str, Any]:
@@ -430,15 +442,23 @@ class Trainer:
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "grad_scaler": self.scaler.state_dict(),
+            "ema_updates": self.ema.n_averaged.clone() if self.ema is not None else None,
         }
 
     def save(self) -> Path:
         return save_checkpoint(self.run_dir, self.step, self.model, self.config, self.training_state(),
-                               keep=self.config.train.keep_checkpoints)
+                               keep=self.config.train.keep_checkpoints,
+                               ema=self.ema.module if self.ema is not None else None)
 
     def restore(self, snapshot: Path) -> None:
         load_weights(self.model, snapshot)
         state = load_state(snapshot)
+        if self.ema is not None:
+            if not (snapshot / EMA).is_file() or state.get("ema_updates") is None:
+                raise CheckpointError(f"{snapshot} has no {EMA}: it was saved without train.ema, so the average "
+                                      f"cannot continue (resume with train.ema=0)")
+            load_weights(self.ema.module, snapshot, file=EMA)
+            self.ema.n_averaged.copy_(state["ema_updates"])
         try:
             if 0 <= snapshot_step(snapshot) != int(state["step"]):
                 raise ValueError(f"it says step {state['step']}, but the snapshot is {snapshot.name}")
