@@ -12,8 +12,8 @@ from xgan.evaluation.attributes import shared_attribute_labels
 from xgan.evaluation.collapse import collapse_from_outputs
 from xgan.evaluation.diversity import diversity
 from xgan.evaluation.features import FeatureSpace, domain_classifier_space
-from xgan.evaluation.judges import strong_judge
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
+from xgan.evaluation.judges import strong_judge
 from xgan.evaluation.lpips import LPIPS
 from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
 from xgan.models.base import TranslationModel, other
@@ -30,13 +30,12 @@ class Evaluation:
 
 
 class Evaluator:
-    """Class preservation (where both domains have labels; under the strong judges too, where the domain has one),
-    KID/FID in a named offline feature space against
-    the real target test images, the semantic consistency distance (for models with a shared embedding), the
-    diversity of outputs under random styles (multimodal models), the accuracy of a model's own classifier of A's
-    classes on each labelled domain (`classify`: on B, the domain-adaptation readout), ground-truth retrieval and
-    distances beside their baselines (where both test splits carry ids), and the collapse measures, on `count`
-    test images per domain."""
+    """Class preservation (where both domains have labels; also under the strong judges of judges.py where the
+    domain has one), KID/FID in a named offline feature space against the real target test images, the semantic
+    consistency distance (for models with a shared embedding), the diversity of outputs under random styles
+    (multimodal models), the accuracy of a model's own classifier of A's classes on each labelled domain
+    (`classify`: on B, the domain-adaptation readout), ground-truth retrieval and distances beside their
+    baselines (where both test splits carry ids), and the collapse measures, on `count` test images per domain."""
 
     def __init__(self, task: Task, task_name: str, count: int | None = 1000, features: FeatureSpace | None = None,
                  device: torch.device | str = "cpu", lpips: LPIPS | None = None) -> None:
