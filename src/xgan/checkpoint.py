@@ -22,7 +22,8 @@ from xgan.config import Config, load_config, to_yaml
 from xgan.io import atomic_write_dir, atomic_write_text
 from xgan.models import build_model
 
-WEIGHTS, EMA, STATE, CONFIG, LATEST = "model.safetensors", "ema.safetensors", "training_state.pt", "config.yaml", "latest"
+WEIGHTS, EMA = "model.safetensors", "ema.safetensors"
+STATE, CONFIG, LATEST = "training_state.pt", "config.yaml", "latest"
 
 
 class CheckpointError(ValueError):

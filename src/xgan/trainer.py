@@ -415,8 +415,8 @@ class Trainer:
         if cfg.eval_gan_bound:
             from xgan.evaluation.gan_bound import gan_bound
 
-            metrics |= gan_bound(self.averaged, {"a": self.task.train_a, "b": self.task.train_b}, self._evaluator.images,
-                                 steps=cfg.eval_gan_bound, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
+            metrics |= gan_bound(self.averaged, {"a": self.task.train_a, "b": self.task.train_b},
+                                 self._evaluator.images, steps=cfg.eval_gan_bound, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
         self.log_scalars({f"eval/{name}": value for name, value in metrics.items()})
         log.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
         if cfg.best_metric:
