@@ -28,7 +28,7 @@ def test_saved_yaml_reloads_to_the_same_config(tmp_path):
     (["train.steps=many"], "train.steps"),
     (["train.steps"], "key.sub=value"),
     (["train.on_nonfinite=ignore"], "on_nonfinite"),
-    (["model.name=pix2pix"], "unknown model.name"),
+    (["model.name=nomodel"], "unknown model.name"),
 ])
 def test_bad_overrides_are_named(overrides, message):
     with pytest.raises((ConfigError, ValueError), match=message):

@@ -29,7 +29,7 @@ from xgan.checkpoint import (EMA, CheckpointError, checkpoint_root, clean_leftov
                              resolve_checkpoint, save_checkpoint, save_snapshot, snapshot_step)
 from xgan.config import Config, to_yaml
 from xgan.data.augment import crop_and_flip, resized, rotate
-from xgan.data.registry import load_task
+from xgan.data.registry import PAIRED_TASKS, load_task
 from xgan.data.task import ImageSet, Task, to_model_range
 from xgan.devices import pick_device
 from xgan.distributed import barrier, join, local_device, mean_over_ranks, wrap
@@ -118,6 +118,7 @@ class Trainer:
         self.task = task or load_task(config.data)
         self.model = build_model(config, self.device)
         self.check_labels_a(config)
+        self.check_pairs(config)
         self.model.setup(self.first_batch())
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
@@ -148,7 +149,9 @@ class Trainer:
         train = [resized(s, data.load_size) for s in (self.task.train_a, self.task.train_b)]
         augment = {"crop": data.image_size if data.load_size else 0, "flip": data.flip, "rotate": data.rotate}
         self.batches_a = StepBatches(train[0], cfg.batch_size, cfg.seed * 2, *shard, **augment)
-        self.batches_b = StepBatches(train[1], cfg.batch_size, cfg.seed * 2 + 1, *shard, **augment)
+        # a paired model draws B's batch with A's seed: the same indices, crops and flips, so a[i] and b[i] stay a pair
+        self.batches_b = StepBatches(train[1], cfg.batch_size, cfg.seed * 2 + (not self.model.paired), *shard,
+                                     **augment)
         self.fixed_a, self.fixed_b = (to_model_range(s.spread(SAMPLE_COUNT).images).to(self.device)
                                       for s in (self.task.test_a, self.task.test_b))
         self.step = 0
@@ -180,6 +183,16 @@ class Trainer:
         if int(labels.min()) < 0 or int(labels.max()) >= classes:
             raise ValueError(f"domain A's labels span {int(labels.min())}..{int(labels.max())}, outside the model's "
                              f"{classes} classes")
+
+    def check_pairs(self, config: Config) -> None:
+        if not self.model.paired:
+            return
+        if not self.task.paired:
+            raise ValueError(f"model {config.model.name} trains on pairs, and data.task '{config.data.task}' has none "
+                             f"(paired tasks: {', '.join(PAIRED_TASKS)})")
+        if len(self.task.train_a) != len(self.task.train_b):
+            raise ValueError(f"data.task '{config.data.task}': {len(self.task.train_a)} A and "
+                             f"{len(self.task.train_b)} B training images cannot be pairs")
 
     # -- one step ------------------------------------------------------------------------------------------
     def batch(self, step: int) -> Batch:

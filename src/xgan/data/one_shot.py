@@ -24,4 +24,4 @@ def one_image_a(task: Task, image_a: str, size: int, background: tuple[int, int,
         image = task.test_a.images[int(index)]
     else:
         image = torch.from_numpy(read_image(image_a, size, background).copy()).permute(2, 0, 1)
-    return replace(task, train_a=ImageSet(image.expand(COPIES, *image.shape)), judged_a=task.reference_a)
+    return replace(task, train_a=ImageSet(image.expand(COPIES, *image.shape)), judged_a=task.reference_a, paired=False)

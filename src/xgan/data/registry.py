@@ -9,12 +9,17 @@ from xgan.data.emoji import load_emoji, load_emoji_lines
 from xgan.data.faces2cartoon import load_faces2cartoon
 from xgan.data.folders import load_folders
 from xgan.data.one_shot import one_image_a
+from xgan.data.paired import load_edges2digits, load_edges2emoji, load_gray2emoji, load_paired_folders
 from xgan.data.svhn2mnist import load_svhn2mnist
 from xgan.data.task import Task
 
 TASKS: dict[str, Callable[[Any], Task]] = {"digits": load_digits, "svhn2mnist": load_svhn2mnist,
                                            "folders": load_folders, "faces2cartoon": load_faces2cartoon,
-                                           "emoji": load_emoji, "emoji-lines": load_emoji_lines}
+                                           "emoji": load_emoji, "emoji-lines": load_emoji_lines,
+                                           "edges2digits": load_edges2digits, "edges2emoji": load_edges2emoji,
+                                           "gray2emoji": load_gray2emoji, "paired-folders": load_paired_folders}
+
+PAIRED_TASKS = ("edges2digits", "edges2emoji", "gray2emoji", "paired-folders")  # Task.paired: what pix2pix reads
 
 
 def load_task(cfg: Any) -> Task:

@@ -51,6 +51,8 @@ class Task:
     # Domain A's whole training split where train_a was replaced (one-shot translation's single image): what
     # evaluation's judges and feature spaces learn from, so they are those of every other model on the task.
     judged_a: ImageSet | None = None
+    # True: train_a[i] and train_b[i] are counterparts (data/paired.py), what paired models (pix2pix) train on
+    paired: bool = False
 
     @property
     def reference_a(self) -> ImageSet:

@@ -19,7 +19,8 @@ from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distan
 from xgan.models.base import TranslationModel, other
 from xgan.models.classifier import cached_classifier
 
-DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}, "svhn2mnist": {"a": "svhn", "b": "mnist"}}
+DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}, "svhn2mnist": {"a": "svhn", "b": "mnist"},
+                "edges2digits": {"a": "mnist-edges", "b": "mnist"}}
 
 
 @dataclass

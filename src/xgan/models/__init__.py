@@ -18,6 +18,7 @@ from xgan.models.dtn import DTN
 from xgan.models.dualgan import DualGAN
 from xgan.models.munit import MUNIT
 from xgan.models.ost import OST
+from xgan.models.pix2pix import Pix2Pix
 from xgan.models.template import Template
 from xgan.models.unit import UNIT
 from xgan.models.xgan import XGAN
@@ -37,6 +38,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "munit": MUNIT,
     "cogan": CoGAN,
     "drit": DRIT,
+    "pix2pix": Pix2Pix,
     "template": Template,
 }
 
@@ -53,4 +55,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
            "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "DRIT",
-           "Template"]
+           "Pix2Pix", "Template"]

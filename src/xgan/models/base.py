@@ -22,7 +22,8 @@ Methods of the field and how they fit: shared latent (XGAN, UNIT, CoGAN): encode
 `directions = ("b",)`; a critic updated more often than the generator (WGAN-GP's n_critic): the generator's
 Phase(every=n); a WGAN critic (Arjovsky et al.): Phase(optimizer="rmsprop", clip=c); a phase that joins
 part-way (OST's one-shot phase after pretraining): Phase(start=fraction of the run); labels of domain A (a task
-tower, AC-GAN): `label_classes_a`, given as Batch.labels_a.
+tower, AC-GAN): `label_classes_a`, given as Batch.labels_a; paired training (pix2pix): `paired = True`, and each
+Batch's a[i] and b[i] are counterparts (the same draw and augmentation from a paired task's aligned splits).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ OPTIMIZERS = ("adam", "rmsprop")
 
 @dataclass
 class Batch:
-    """One step's training images in model range [-1, 1]: `a` and `b` unpaired, from the two domains;
+    """One step's training images in model range [-1, 1]: `a` and `b` from the two domains, unpaired (a[i] and b[i]
+    counterparts only for a model with `paired`, on a paired task);
     `labels_a`, class indices of `a`, only for models with label_classes_a (B's labels never reach a model)."""
 
     a: torch.Tensor
@@ -80,6 +82,7 @@ class TranslationModel(nn.Module):
     label_classes_a: int = 0  # > 0: each Batch carries domain A's class labels, in [0, label_classes_a)
     style_dim: int = 0  # > 0: translations take a style code of this size (multimodal models)
     exportable: bool = True  # False: translate() runs an optimisation (CoGAN's inversion), which no exporter traces
+    paired: bool = False  # True: trains on pairs, batch.a[i] and batch.b[i] counterparts (a task with Task.paired)
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError

@@ -16,6 +16,8 @@ Primitives (conv stages, norms, gradient reversal, the image pool, GAN losses) a
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrizations
@@ -108,17 +110,30 @@ class DiscoGANDiscriminator(nn.Module):
         return self.head(x).flatten(), features[1:]  # the first layer has no norm and is not matched
 
 
-def patch_discriminator(image_size: int, width: float, norm: str, spectral_norm: bool = False) -> nn.Sequential:
-    """PatchGAN: 4x4 convs, stride 2 then 1, one real/fake score per receptive field (70x70 at 3 layers); no
-    sigmoid, so its scores serve as logits, least-squares outputs or a WGAN critic's. `spectral_norm` divides each
-    conv's weight by its largest singular value (Miyato et al.; one power iteration per training forward)."""
-    layers = 3 if image_size >= 64 else 2
-    channels = [scaled(64 * 2 ** i, width) for i in range(layers + 1)]
-    stack = [nn.Conv2d(3, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
-    for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
-        stride = 2 if i < layers - 1 else 1
-        stack += [nn.Conv2d(c_in, c_out, 4, stride, 1), make_norm(norm, c_out), nn.LeakyReLU(0.2, inplace=True)]
-    stack.append(nn.Conv2d(channels[-1], 1, 4, 1, 1))
+def patch_discriminator(image_size: int, width: float, norm: str, spectral_norm: bool = False,
+                        layers: int | None = None, in_channels: int = 3) -> nn.Sequential:
+    """PatchGAN (pix2pix's NLayerDiscriminator): `layers` 4x4 stride-2 convs (64, 128, 256, 512 ... channels,
+    capped at 512; no norm on the first), one 4x4 stride-1 conv, then a 4x4 stride-1 conv to one score per patch.
+    Receptive field per score: 16 px at 1 layer, 34 at 2, 70 at 3, 142 at 4, 286 at 5; default 3 layers at 64 px
+    and above, 2 at 32 px. `layers=0` is the PixelGAN: 1x1 convs, one score per pixel. No sigmoid, so its scores
+    serve as logits, least-squares outputs or a WGAN critic's. `in_channels` 6 for a conditional critic that sees
+    (input, output) side by side in channels (pix2pix). `spectral_norm` divides each conv's weight by its largest
+    singular value (Miyato et al.; one power iteration per training forward)."""
+    layers = (3 if image_size >= 64 else 2) if layers is None else layers
+    if layers == 0:
+        stack = [nn.Conv2d(in_channels, scaled(64, width), 1), nn.LeakyReLU(0.2, inplace=True),
+                 nn.Conv2d(scaled(64, width), scaled(128, width), 1), make_norm(norm, scaled(128, width)),
+                 nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(scaled(128, width), 1, 1)]
+    else:
+        if layers < 0 or image_size // 2 ** layers < 3:  # the two stride-1 4x4 convs each take one pixel off
+            raise ValueError(f"a PatchGAN of {layers} stride-2 layers has no output at {image_size} px "
+                             f"(at most {int(math.log2(image_size / 3))} layers)")
+        channels = [scaled(min(64 * 2 ** i, 512), width) for i in range(layers + 1)]
+        stack = [nn.Conv2d(in_channels, channels[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        for i, (c_in, c_out) in enumerate(zip(channels, channels[1:])):
+            stride = 2 if i < layers - 1 else 1
+            stack += [nn.Conv2d(c_in, c_out, 4, stride, 1), make_norm(norm, c_out), nn.LeakyReLU(0.2, inplace=True)]
+        stack.append(nn.Conv2d(channels[-1], 1, 4, 1, 1))
     if spectral_norm:
         stack = [parametrizations.spectral_norm(m) if isinstance(m, nn.Conv2d) else m for m in stack]
     return nn.Sequential(*stack)
@@ -167,12 +182,14 @@ class UNetLevel(nn.Module):
         return y if self.outermost else torch.cat([x, y], 1)
 
 
-def unet_generator(image_size: int, width: float, norm: str, dropout: float = 0.0) -> UNetLevel:
+def unet_generator(image_size: int, width: float, norm: str, dropout: float = 0.0,
+                   dropout_innermost: bool = True) -> UNetLevel:
     """pix2pix's U-Net (Isola et al.), as DualGAN's generators: 4x4 stride-2 convs 64-128-256-512-512... (capped at
     512) down to 1x1 (log2(image_size) levels), transposed convs back up, each decoder stage concatenated with the
     encoder stage of its size. Encoder: LeakyReLU(0.2) -> conv -> norm (no norm on the first, which sees pixels, nor
     on the innermost, which is 1x1); decoder: ReLU -> transposed conv -> norm (-> dropout on the three innermost),
-    the last one to tanh pixels."""
+    the last one to tanh pixels. Dropout sits on the three innermost decoder stages (DualGAN's official code) or,
+    with dropout_innermost=False, on the three above the innermost (pix2pix's UnetGenerator)."""
     levels = downsamplings(image_size) + 2  # to 1x1
     channels = [scaled(min(64 * 2 ** i, 512), width) for i in range(levels)]
     level: UNetLevel | None = None
@@ -186,7 +203,8 @@ def unet_generator(image_size: int, width: float, norm: str, dropout: float = 0.
             up.append(nn.Tanh())
         else:
             up.append(make_norm(norm, c_in))
-            if dropout and i >= levels - 3:
+            first = levels - 3 if dropout_innermost else levels - 4
+            if dropout and first <= i < first + 3:
                 up.append(nn.Dropout(dropout))
         level = UNetLevel(nn.Sequential(*down), level, nn.Sequential(*up), outermost)
     return level
