@@ -124,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", choices=("a", "b"), help="only the direction into this domain [every direction]")
     export.add_argument("--out", help="output folder [RUN/export]")
 
+    sample = commands.add_parser("sample", help="a grid of images from a generator trained from noise (DCGAN)",
+                                 description="Draw N latent codes (from --seed) and write the generator's images as "
+                                             "one PNG grid, 8 a row.")
+    add_checkpoint(sample)
+    sample.add_argument("-n", type=positive_int, default=64, help="images [64]")
+    sample.add_argument("--seed", type=int, default=0, help="seeds the latent codes [0]")
+    sample.add_argument("--out", help="PNG to write [RUN/samples/<checkpoint>_generated.png]")
+    add_device(sample)
+
     data = commands.add_parser("data", help="inspect image folders before training on them")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     check = data_commands.add_parser("check", help="what the loader finds: counts, sizes, skipped files",
@@ -353,12 +362,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     trust_checkpoint_code(args)
     model, config, snapshot = load_trained(args.checkpoint, "cpu")
     out_dir = Path(args.out) if args.out else snapshot.parent.parent / "export"
+    if not model.directions:
+        raise ValueError(f"model '{config.model.name}' translates nothing (it generates from noise), so it cannot be "
+                         "exported as a translator")
     for to in [args.to] if args.to else model.directions:
         if to not in model.directions:
             raise ValueError(f"model '{config.model.name}' translates only into {model.directions}")
         path = export_direction(model, to, config.data.image_size, args.format,
                                 out_dir / f"{snapshot.name}_to_{to}{SUFFIX[args.format]}")
         print(f"{'b' if to == 'a' else 'a'} -> {to}: {path}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from xgan.checkpoint import load_trained
+    from xgan.devices import pick_device
+    from xgan.samples import generated_grid, save_image
+
+    trust_checkpoint_code(args)
+    model, config, snapshot = load_trained(args.checkpoint, pick_device(args.device, option="--device"))
+    if not model.latent_dim:
+        raise ValueError(f"model '{config.model.name}' translates and does not generate from noise: use xgan translate")
+    out = Path(args.out) if args.out else snapshot.parent.parent / "samples" / f"{snapshot.name}_generated.png"
+    save_image(generated_grid(model, args.n, args.seed), out)
+    print(f"{args.n} images of domain {model.generated_domain}: {out}")
     return 0
 
 
@@ -393,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"train": cmd_train, "translate": cmd_translate, "eval": cmd_eval, "neighbors": cmd_neighbors,
-                    "export": cmd_export, "serve": cmd_serve, "data": cmd_data}
+                    "export": cmd_export, "serve": cmd_serve, "data": cmd_data,
+                    "sample": cmd_sample}
         return commands[args.command](args)
     except (ConfigError, CheckpointError, NonFiniteLossError, CollapseError, FileNotFoundError, ValueError,
             ImageReadError) as e:

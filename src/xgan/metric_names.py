@@ -17,6 +17,8 @@ HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "att
                     "adaptation_accuracy": True,
                     # protocols.py: a classifier trained on translations, read on the real target
                     "translation_trained_accuracy": True,
+                    # a generator's classes, as the target judge reads them (1: uniform over the classes)
+                    "class_entropy": True,
                     "gan_bound": False}  # gan_bound.py: how far a rival as good by the loss translates otherwise
 
 

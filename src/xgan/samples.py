@@ -1,4 +1,5 @@
-"""PNG grids of translations: for each direction, rows input | reconstruction | translation | cycle."""
+"""PNG grids of translations: for each direction, rows input | reconstruction | translation | cycle; for a generator
+from noise (DCGAN), a grid of its images."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def direction_rows(model: TranslationModel, x: torch.Tensor, source: str) -> dic
 
 
 def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, scale: int = 2) -> Image.Image:
+    if not model.directions and model.latent_dim:
+        return generated_grid(model, 4 * len(a), columns=len(a), scale=scale)
     count = min(len(a), len(b))  # a grid's rows are equally long, also when one test split is smaller
     a, b = a[:count], b[:count]
     was_training = model.training
@@ -49,6 +52,22 @@ def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, 
     # both directions have a "reconstruction" and a "cycle" row: lists, not one dict, keep all of them
     names = [name for panel in panels for name in panel]
     return labelled_grid([row for panel in panels for row in panel.values()], names, scale)
+
+
+@torch.no_grad()
+def generated_grid(model: TranslationModel, count: int = 64, seed: int = 0, columns: int = 8,
+                   scale: int = 1) -> Image.Image:
+    """`count` images of a generator from noise (z drawn from `seed`), `columns` a row, a last short row padded
+    with white."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    images = model.generate(model.sample_latent(count, torch.Generator().manual_seed(seed)).to(device))
+    model.train(was_training)
+    columns = min(columns, count)
+    padding = images.new_ones(-count % columns, *images.shape[1:])
+    pixels = tile(list(torch.cat([images, padding]).split(columns)))
+    return Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
 
 
 def labelled_grid(rows: list[torch.Tensor], names: list[str], scale: int = 2, label_width: int = LABEL_WIDTH) -> Image.Image:

@@ -31,6 +31,15 @@ def test_every_registered_model_trains_resumes_translates_evaluates_and_exports(
     whole = build_model(config, training=True, pretrained=False)
     assert set(model.state_dict()) <= set(whole.state_dict())  # inference builds a part of the trained model
     assert not model.training
+    if model.latent_dim:  # a generator from noise (DCGAN): it samples, evaluates, and has no translator to export
+        assert main(["sample", str(straight), "-n", "10", "--out", str(tmp_path / "grid.png")]) == 0
+        grid = np.asarray(Image.open(tmp_path / "grid.png"))
+        assert grid.shape == (2 * config.data.image_size, 8 * config.data.image_size, 3)
+        assert main(["eval", str(straight), "--count", "8", "--out", str(tmp_path / "eval")]) == 0
+        assert f"kid_{model.generated_domain}" in (tmp_path / "eval" / "metrics.json").read_text()
+        assert main(["export", str(straight), "--format", "torchscript", "--out", str(tmp_path / "x")]) != 0
+        assert "cannot be exported" in capsys.readouterr().err
+        return
     to = model.directions[0]
     image = tmp_path / "in.png"
     Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(image)

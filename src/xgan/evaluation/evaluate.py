@@ -15,10 +15,11 @@ from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
 from xgan.evaluation.judges import strong_judge
 from xgan.evaluation.lpips import LPIPS
-from xgan.evaluation.metrics import accuracy, batched, fid, kid, semantic_distances
+from xgan.evaluation.metrics import accuracy, batched, class_entropy, fid, kid, semantic_distances
 from xgan.models.base import TranslationModel, other
 from xgan.models.classifier import cached_classifier
 
+GENERATION_SEED = 0  # the latent codes a generator is scored on: the same for every checkpoint
 DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}, "svhn2mnist": {"a": "svhn", "b": "mnist"},
                 "edges2digits": {"a": "mnist-edges", "b": "mnist"}}
 
@@ -28,6 +29,7 @@ class Evaluation:
     metrics: dict[str, float]
     semantic_distances: dict[str, torch.Tensor] = field(default_factory=dict)  # per test sample, by source domain
     translations: dict[str, torch.Tensor] = field(default_factory=dict)  # by source domain
+    generated: torch.Tensor | None = None  # a generator's images from noise (DCGAN)
 
 
 class Evaluator:
@@ -180,10 +182,20 @@ class Evaluator:
             if distances is not None:
                 result.semantic_distances[source] = distances.cpu()
                 m[f"semantic_distance_{source}"] = float(distances.mean())
+        if model.latent_dim:  # a generator from noise: its images against the real test split of its domain
+            domain = model.generated_domain
+            z = model.sample_latent(len(self.images[domain]), torch.Generator().manual_seed(GENERATION_SEED))
+            generated = batched(model.generate, z.to(self.device))
+            result.generated = generated
+            features = self.spaces[domain](generated)
+            m[f"kid_{domain}"] = kid(features, self.real_features[domain])
+            m[f"fid_{domain}"] = fid(features, self.real_features[domain])
+            if domain in self.judges:  # how evenly the judge reads the classes (1: uniform; a collapsed one: ~0)
+                m[f"class_entropy_{domain}"] = class_entropy(self.judges[domain], generated)
         if len(result.semantic_distances) == 2:
             m["semantic_distance"] = (m["semantic_distance_a"] + m["semantic_distance_b"]) / 2
         for name in ("kid", "fid"):  # one number over the directions translated: model-selection criteria
-            values = [m[f"{name}_{d}"] for d in ("ab", "ba") if f"{name}_{d}" in m]
+            values = [m[f"{name}_{d}"] for d in ("ab", "ba", model.generated_domain) if f"{name}_{d}" in m]
             m[name] = sum(values) / len(values)
         reconstructions = {d: batched(lambda x: model.reconstruct(x, d), x) for d, x in self.images.items()
                            if model.reconstruct(x[:1], d) is not None}

@@ -6,6 +6,8 @@
                           by the embedding's norm so a model cannot score well by shrinking its embedding
     KID                 = unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al.), mean over subsets
     FID                 = Frechet distance between Gaussians fitted to the features (Heusel et al.)
+    class entropy       = H(p) / log K of the distribution p of a judge's K classes over generated images: 1 when
+                          every class is generated equally often, 0 when one class is all a generator draws
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ def batched(fn, x: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
 
 def accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     return float((predict(classifier, images) == labels.to(images.device)).float().mean())
+
+
+def class_entropy(classifier: nn.Module, images: torch.Tensor) -> float:
+    logits = batched(classifier, images)
+    p = torch.bincount(logits.argmax(1), minlength=logits.shape[1]).double() / len(logits)
+    return float(-(p[p > 0] * p[p > 0].log()).sum() / torch.log(torch.tensor(float(logits.shape[1]))))
 
 
 @torch.no_grad()

@@ -10,6 +10,7 @@ from xgan.models.augmented_cyclegan import AugmentedCycleGAN
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.cogan import CoGAN
 from xgan.models.cut import CUT
+from xgan.models.dcgan import DCGAN
 from xgan.models.cyclegan import CycleGAN
 from xgan.models.discogan import DiscoGAN
 from xgan.models.distancegan import DistanceGAN
@@ -39,6 +40,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "cogan": CoGAN,
     "drit": DRIT,
     "pix2pix": Pix2Pix,
+    "dcgan": DCGAN,
     "template": Template,
 }
 
@@ -55,4 +57,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
            "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "DRIT",
-           "Pix2Pix", "Template"]
+           "Pix2Pix", "DCGAN", "Template"]

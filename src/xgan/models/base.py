@@ -83,6 +83,8 @@ class TranslationModel(nn.Module):
     style_dim: int = 0  # > 0: translations take a style code of this size (multimodal models)
     exportable: bool = True  # False: translate() runs an optimisation (CoGAN's inversion), which no exporter traces
     paired: bool = False  # True: trains on pairs, batch.a[i] and batch.b[i] counterparts (a task with Task.paired)
+    latent_dim: int = 0  # > 0: generates images of `generated_domain` from noise (DCGAN); directions is then ()
+    generated_domain: str = ""
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
@@ -94,6 +96,15 @@ class TranslationModel(nn.Module):
         """Images of domain `to` in [-1, 1] from images of the other domain; `style` (n x style_dim) for
         multimodal models, whose default is their own (e.g. a random code)."""
         raise NotImplementedError
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """Images of `generated_domain` in [-1, 1] from latent codes z (n x latent_dim): models with latent_dim > 0."""
+        raise NotImplementedError(f"{type(self).__name__} does not generate from noise")
+
+    def sample_latent(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latent codes z ~ N(0, I), (count, latent_dim) on the CPU, drawn from `generator` (torch's global one if
+        None)."""
+        return torch.randn(count, self.latent_dim, generator=generator)
 
     def setup(self, batch: Batch) -> None:
         """Build parameters that depend on the data, before the optimisers are made (and before a resume loads
