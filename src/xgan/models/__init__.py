@@ -8,6 +8,7 @@ import torch
 
 from xgan.models.augmented_cyclegan import AugmentedCycleGAN
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
+from xgan.models.bicyclegan import BicycleGAN
 from xgan.models.cogan import CoGAN
 from xgan.models.cut import CUT
 from xgan.models.dcgan import DCGAN
@@ -41,6 +42,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "drit": DRIT,
     "pix2pix": Pix2Pix,
     "dcgan": DCGAN,
+    "bicyclegan": BicycleGAN,
     "template": Template,
 }
 
@@ -57,4 +59,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
            "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "DRIT",
-           "Pix2Pix", "DCGAN", "Template"]
+           "Pix2Pix", "BicycleGAN", "DCGAN", "Template"]

@@ -172,32 +172,40 @@ class UNetLevel(nn.Module):
     """One level of a U-Net: down a stride, the levels below, up a stride; every level but the outermost returns
     its input beside its output (the skip connection), so the decoder sees the encoder's features at each size."""
 
-    def __init__(self, down: nn.Sequential, inner: nn.Module | None, up: nn.Sequential, outermost: bool) -> None:
+    def __init__(self, down: nn.Sequential, inner: nn.Module | None, up: nn.Sequential, outermost: bool,
+                 takes_z: bool = False) -> None:
         super().__init__()
-        self.down, self.inner, self.up, self.outermost = down, inner, up, outermost
+        self.down, self.inner, self.up, self.outermost, self.takes_z = down, inner, up, outermost, takes_z
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.down(x)
-        y = self.up(self.inner(y) if self.inner is not None else y)
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """`z` (N, nz), for a U-Net built with nz > 0: tiled over the image and concatenated to the input of each
+        level that takes it (BicycleGAN's G_Unet_add_all / add_input)."""
+        x_and_z = torch.cat([x, z[:, :, None, None].expand(-1, -1, *x.shape[-2:])], 1) if self.takes_z else x
+        y = self.down(x_and_z)
+        y = self.up(self.inner(y, z) if self.inner is not None else y)
         return y if self.outermost else torch.cat([x, y], 1)
 
 
 def unet_generator(image_size: int, width: float, norm: str, dropout: float = 0.0,
-                   dropout_innermost: bool = True) -> UNetLevel:
+                   dropout_innermost: bool = True, nz: int = 0, add_z: str = "all") -> UNetLevel:
     """pix2pix's U-Net (Isola et al.), as DualGAN's generators: 4x4 stride-2 convs 64-128-256-512-512... (capped at
     512) down to 1x1 (log2(image_size) levels), transposed convs back up, each decoder stage concatenated with the
     encoder stage of its size. Encoder: LeakyReLU(0.2) -> conv -> norm (no norm on the first, which sees pixels, nor
     on the innermost, which is 1x1); decoder: ReLU -> transposed conv -> norm (-> dropout on the three innermost),
     the last one to tanh pixels. Dropout sits on the three innermost decoder stages (DualGAN's official code) or,
-    with dropout_innermost=False, on the three above the innermost (pix2pix's UnetGenerator)."""
+    with dropout_innermost=False, on the three above the innermost (pix2pix's UnetGenerator). With nz > 0 the
+    network is called as net(x, z) and z joins the input of every level (add_z="all") or of the first ("input")."""
+    if add_z not in ("all", "input"):
+        raise ValueError(f"add_z must be 'all' or 'input', not {add_z!r}")
     levels = downsamplings(image_size) + 2  # to 1x1
     channels = [scaled(min(64 * 2 ** i, 512), width) for i in range(levels)]
     level: UNetLevel | None = None
     for i in reversed(range(levels)):
         c_in, c = (3 if i == 0 else channels[i - 1]), channels[i]
         innermost, outermost = level is None, i == 0
+        takes_z = nz > 0 and (outermost or add_z == "all")
         down = [] if outermost else [nn.LeakyReLU(0.2)]
-        down += [nn.Conv2d(c_in, c, 4, 2, 1), *([] if outermost or innermost else [make_norm(norm, c)])]
+        down += [nn.Conv2d(c_in + nz * takes_z, c, 4, 2, 1), *([] if outermost or innermost else [make_norm(norm, c)])]
         up = [nn.ReLU(), nn.ConvTranspose2d(c if innermost else 2 * c, c_in, 4, 2, 1)]
         if outermost:
             up.append(nn.Tanh())
@@ -206,5 +214,5 @@ def unet_generator(image_size: int, width: float, norm: str, dropout: float = 0.
             first = levels - 3 if dropout_innermost else levels - 4
             if dropout and first <= i < first + 3:
                 up.append(nn.Dropout(dropout))
-        level = UNetLevel(nn.Sequential(*down), level, nn.Sequential(*up), outermost)
+        level = UNetLevel(nn.Sequential(*down), level, nn.Sequential(*up), outermost, takes_z)
     return level
