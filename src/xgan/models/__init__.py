@@ -21,6 +21,7 @@ from xgan.models.dualgan import DualGAN
 from xgan.models.munit import MUNIT
 from xgan.models.ost import OST
 from xgan.models.pix2pix import Pix2Pix
+from xgan.models.pix2pixhd import Pix2PixHD
 from xgan.models.template import Template
 from xgan.models.unit import UNIT
 from xgan.models.xgan import XGAN
@@ -41,6 +42,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "cogan": CoGAN,
     "drit": DRIT,
     "pix2pix": Pix2Pix,
+    "pix2pixhd": Pix2PixHD,
     "dcgan": DCGAN,
     "bicyclegan": BicycleGAN,
     "template": Template,
@@ -59,4 +61,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
            "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "DRIT",
-           "Pix2Pix", "BicycleGAN", "DCGAN", "Template"]
+           "Pix2Pix", "Pix2PixHD", "BicycleGAN", "DCGAN", "Template"]
