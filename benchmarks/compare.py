@@ -32,7 +32,7 @@ from readme_block import publish
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
-from xgan.data.registry import load_task
+from xgan.data.registry import PAIRED_TASKS, load_task
 from xgan.data.task import to_model_range
 from xgan.models import TranslationModel, build_model
 from xgan.samples import labelled_grid
@@ -43,15 +43,16 @@ LABELS = {"{task}": "XGAN", "folders-{task}": "XGAN, label-free (folders recipe)
           "cycada-{task}": "CycleGAN + semantic (CyCADA)",
           "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
           "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST",
-          "unit-{task}": "UNIT", "munit-{task}": "MUNIT", "cogan-{task}": "CoGAN", "drit-{task}": "DRIT++"}
+          "unit-{task}": "UNIT", "munit-{task}": "MUNIT", "cogan-{task}": "CoGAN", "drit-{task}": "DRIT++",
+          "pix2pix-{task}": "pix2pix", "bicyclegan-{task}": "BicycleGAN", "pix2pixhd-{task}": "pix2pixHD"}
 
 
 def compared(task: str) -> list[tuple[str, str]]:
     """(label, preset) of every shipped preset for `task`: `<task>` is XGAN's, `<name>-<task>` another model's, so
-    a model is compared as soon as it has a preset."""
+    a model is compared as soon as it has a preset (a translator: generators from noise, DCGAN, are not)."""
     from xgan.config import preset_names
 
-    presets = [p for p in preset_names() if p == task or p.endswith(f"-{task}")]
+    presets = [p for p in preset_names() if (p == task or p.endswith(f"-{task}")) and inference_model(p).directions]
     labels = {pattern.format(task=task): label for pattern, label in LABELS.items()}
     known = [p for p in labels if p in presets]  # README's order first
     return [(labels.get(p, p.removesuffix(f"-{task}")), p) for p in known + sorted(set(presets) - set(known))]
@@ -152,6 +153,8 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def table(rows: list[dict]) -> str:
+    if any(paired_task(r["preset"]) for r in rows):
+        return paired_table(rows)
     if any("gt_top1_pixel_ab" in r["metrics"] for r in rows):
         return ground_truth_table(rows)
     lines = ["| model | reads A's labels | class preservation A→B, own / strong judge | B→A, own / strong | KID A→B "
@@ -188,6 +191,39 @@ def ground_truth_table(rows: list[dict]) -> str:
                      f"| {diversity_cell(r)} | {r['images_per_s']:.0f} | {r['parameters'] / 1e6:.2f} M | {r['steps']} | {r['train_cpu_min']:.1f} "
                      f"| {r['train_wall_min']:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def paired_task(preset: str) -> bool:
+    return load_config(preset).data.task in PAIRED_TASKS
+
+
+def paired_table(rows: list[dict]) -> str:
+    """For paired tasks (data/paired.py): the distance of A→B to each test input's true target (L1, SSIM), its
+    retrieval, class preservation, KID and diversity; the untranslated input's figure in brackets."""
+    lines = ["| model | trains on the pairs | L1 A→B (identity) | SSIM A→B (identity) | top-1 A→B (identity) "
+             "| class preservation A→B, own / strong judge | KID A→B | diversity A→B (real) | train images/s "
+             "| parameters (trained) | steps | CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def with_identity(m: dict, name: str) -> str:
+        return f"{fmt(m.get(f'gt_{name}_ab'))} ({fmt(m.get(f'gt_{name}_identity_ab'))})"
+
+    for r in rows:
+        m = r["metrics"]
+        pairs = "yes" if inference_model(r["preset"]).paired else "no (hidden)"
+        lines.append(f"| {r['label']} | {pairs} | {with_identity(m, 'l1')} | {with_identity(m, 'ssim')} "
+                     f"| {with_identity(m, 'top1_pixel')} | {both_judges(m, 'ab')} | {fmt(m.get('kid_ab'), 1)} "
+                     f"| {diversity_cell(r)} | {r['images_per_s']:.0f} | {r['parameters'] / 1e6:.2f} M | {r['steps']} "
+                     f"| {r['train_cpu_min']:.1f} | {r['train_wall_min']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+PAIRED_TEXT = ("L1 (per pixel, as a fraction of the range) and SSIM against each test input's true target, top-1 "
+               "its retrieval among all test targets in pixel space, with the untranslated input's figure in "
+               "brackets; class preservation under the task's own LeNet judge and the strong MNIST judge "
+               "(src/xgan/evaluation/judges.py); KID in the judge's LeNet features. Multimodal models (BicycleGAN) "
+               "are scored at z = 0, their diversity over 20 random codes per input. 'no (hidden)': an unpaired "
+               "model trained on the same images, its A and B batches drawn independently, so the pairing never "
+               "reaches it: what the pairs are worth. ")
 
 
 def cached_rows(task: str) -> dict:
@@ -294,7 +330,7 @@ def main() -> int:
     shown = f" (not shown, their runs are gone: {', '.join(missing)})" if missing else ""
     text = (f"{header(entries)}: each "
             f"model trained with its shipped preset for {args.cpu_minutes:g} CPU-minutes (no GPU), "
-            "scored on the full test splits; KID (digits) in each target judge's LeNet feature space (not Inception); "
+            "scored on the full test splits; " + (PAIRED_TEXT if paired_task(every[0][1]) else "") + "KID (digits) in each target judge's LeNet feature space (not Inception); "
             "top-1 and SSIM (emoji) against each test image's true counterpart, in 64 px pixel space, with the "
             "untranslated input's figure in brackets; category preservation reads the emoji categories (evaluation "
             "only). Diversity (MUNIT's and DRIT's protocol): the mean distance between consecutive outputs of 100 test "
