@@ -12,6 +12,9 @@
         (quality.json) is read back, not trained again, so seeds may be trained by separate calls in parallel.
     python benchmarks/quality.py --task digits --preset folders data.image_size=32
         another preset on this task (here the label-free folders recipe on digits: data.task is set to --task)
+    python benchmarks/quality.py --task digits --model dcgan        a generator from noise (DCGAN): final line kid_b
+        <value> (generated images against the domain's test split), the judge's class entropy before it, and a grid
+        of 64 in benchmarks/results/generated_<task>_<model>.png
     python benchmarks/quality.py --task digits --model xgan --ablation --steps 600
         also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher, +task tower, +pseudo-labels)
         for the same steps and writes the table to benchmarks/results/ablation_<task>_<model>.md
@@ -37,6 +40,7 @@ from xgan.data.registry import load_task
 from xgan.models.classifier import predict
 from xgan.evaluation.evaluate import Evaluator
 from xgan.io import atomic_write_text
+from xgan.samples import generated_grid, save_image
 from xgan.trainer import Trainer
 
 RESULTS = Path(__file__).parent / "results"
@@ -218,7 +222,16 @@ def main() -> int:
     print(f"train_minutes_wall {final['train_wall_min']:.1f}  cpu_minutes {final['total_cpu_min']:.1f}  "
           f"total_minutes_wall {final['total_wall_min']:.1f}")
     metrics = final["metrics"]
-    if "gt_top1_pixel_ab" in metrics:
+    generated = sorted(k for k in metrics if k in ("kid_a", "kid_b"))  # a generator from noise (DCGAN)
+    domain = generated[0][-1] if generated else ""
+    if generated and not args.seeds and not args.ablation:
+        grid = RESULTS / f"generated_{args.task}_{args.model}.png"
+        save_image(generated_grid(load_trained(out / f"{args.task}_{args.model}_preset")[0], 64), grid)
+        print(f"grid {grid}")
+    if generated:
+        entropy = metrics.get(f"class_entropy_{domain}", float("nan"))
+        print(f"class_entropy_{domain} {entropy:.4f}\nkid_{domain} {metrics[f'kid_{domain}']:.4f}")
+    elif "gt_top1_pixel_ab" in metrics:
         print(f"top1_ab {metrics['gt_top1_pixel_ab']:.4f} identity {metrics['gt_top1_pixel_identity_ab']:.4f}")
     else:  # A->B under the strong judge where the target has one (evaluation/judges.py), and under the task's own
         name = "class_preservation_mean" if args.seeds else "class_preservation"
