@@ -165,6 +165,25 @@ def test_a_model_without_shared_embedding_serves_translations_without_neighbours
         assert result["styles"] == []  # one output: no style codes
 
 
+def test_a_paired_model_serves_its_one_direction_and_a_generator_is_refused_naming_sample(tmp_path):
+    from conftest import tiny_overrides
+    from xgan.cli import main
+
+    run = tmp_path / "pix2pix"
+    assert main(["train", "pix2pix-edges2digits", *tiny_overrides("pix2pix"), "train.steps=1", "--out", str(run)]) == 0
+    with TestClient(serve.create_app(xgan.load(run, device="cpu"))) as c:
+        assert c.get("/api/info").json()["directions"] == ["b"]
+        assert c.post("/api/translate?to=b", content=digit_png()).status_code == 200
+        assert c.post("/api/translate?to=a", content=digit_png()).status_code == 400
+    generator = tmp_path / "dcgan"
+    assert main(["train", "dcgan-digits", *tiny_overrides("dcgan"), "train.steps=1", "--out", str(generator)]) == 0
+    with pytest.raises(ValueError, match="xgan sample"):
+        serve.serve(str(generator))
+    pictures = xgan.load(generator, device="cpu").generate(3, seed=0)
+    assert len(pictures) == 3 and pictures[0].size == (16, 16)
+    assert np.array_equal(np.asarray(pictures[0]), np.asarray(xgan.load(generator, device="cpu").generate(3, seed=0)[0]))
+
+
 @pytest.fixture(scope="module")
 def munit_client(munit_run):
     with TestClient(serve.create_app(xgan.load(munit_run, device="cpu"))) as c:

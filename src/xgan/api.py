@@ -81,6 +81,15 @@ class Translator:
         y = to_uint8(self.model.translate(self.model_input(pictures), to=to, style=style)).cpu()
         return restore(y, size == "input")
 
+    @torch.no_grad()
+    def generate(self, count: int, seed: int | None = None) -> list[Image.Image]:
+        """`count` images from a generator trained from noise (DCGAN), reproducible with `seed`."""
+        if not self.model.latent_dim:
+            raise ValueError(f"this {self.config.model.name} model translates; it does not generate from noise")
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        z = self.model.sample_latent(count, generator).to(self.device)
+        return [Image.fromarray(x) for x in to_uint8(self.model.generate(z)).permute(0, 2, 3, 1).cpu().numpy()]
+
     def sample_style(self, count: int, to: str = "b", seed: int | None = None) -> torch.Tensor:
         """`count` random style codes of domain `to` (multimodal models), reproducible with `seed`."""
         if not self.model.style_dim:

@@ -324,6 +324,9 @@ def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 7860, device: st
     from xgan.evaluation.evaluate import DOMAIN_NAMES
 
     translator = api.load(checkpoint, device)
+    if not translator.model.directions:
+        raise ValueError(f"{checkpoint}: a {translator.config.model.name} model generates from noise and translates "
+                         f"nothing, so there is no demo to serve; xgan sample {checkpoint} -n 64 draws a grid")
     torch.set_grad_enabled(False)
     app = create_app(translator, DOMAIN_NAMES.get(translator.config.data.task), body_timeout=body_timeout)
     print(f"xgan demo of {translator.snapshot} on http://{host}:{port}/  (Ctrl+C stops it)")
