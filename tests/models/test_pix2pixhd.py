@@ -34,7 +34,7 @@ def test_the_critics_judge_pairs_at_three_scales():
     assert len(judged) == 3
     sizes = [scores[0].shape[-1] for scores in judged]
     assert sizes[0] > sizes[1] > sizes[2]
-    assert hd.critics[0].blocks[0][0].in_channels == 6  # conditional: x beside y
+    assert hd.critics.critics[0].blocks[0][0].in_channels == 6  # conditional: x beside y
 
 
 def test_feature_matching_is_zero_when_the_generator_returns_the_true_target():
@@ -54,7 +54,7 @@ def test_feature_matching_is_zero_when_the_generator_returns_the_true_target():
 
 def test_the_critics_loss_is_halved_least_squares_over_the_scales():
     hd = model()
-    for critic in hd.critics:  # every score 0: each scale's real term is (0 - 1)^2 = 1, its fake term 0
+    for critic in hd.critics.critics:  # every score 0: each scale's real term is (0 - 1)^2 = 1, its fake term 0
         nn.init.zeros_(critic.blocks[-1][0].weight)
         nn.init.zeros_(critic.blocks[-1][0].bias)
     x, y = images(), images(seed=1)

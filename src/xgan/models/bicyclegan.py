@@ -42,7 +42,7 @@ from torch.func import functional_call
 
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.layers import check_gan_mode, make_norm, multiscale_gan_loss, scaled
-from xgan.models.nets import patch_discriminator, unet_generator
+from xgan.models.nets import PyramidCritics, patch_discriminator, unet_generator
 
 
 @dataclass
@@ -97,26 +97,14 @@ class LatentEncoder(nn.Module):
         return self.mu(h), self.logvar(h)
 
 
-class TwoScaleCritic(nn.Module):
-    """`scales` PatchGANs, the s-th on the image average-pooled s times (3x3, stride 2) with 1/2^s of the filters
-    (the official D_NLayersMulti); returns the list of score maps. A scale too small for `layers` stride-2 convs
-    has as many as leave an output (the official code would fail)."""
-
-    def __init__(self, image_size: int, width: float, norm: str, layers: int, scales: int) -> None:
-        super().__init__()
-        sizes = [-(-image_size // 2 ** s) for s in range(scales)]
-        fit = [min(layers, max(0, (size // 3).bit_length() - 1)) for size in sizes]  # as many layers as have output
-        self.critics = nn.ModuleList(patch_discriminator(size, width / 2 ** s, norm, layers=n)
-                                     for s, (size, n) in enumerate(zip(sizes, fit)))
-        self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        maps = []
-        for i, critic in enumerate(self.critics):
-            maps.append(critic(x))
-            if i + 1 < len(self.critics):
-                x = self.pool(x)
-        return maps
+def two_scale_critic(image_size: int, width: float, norm: str, layers: int, scales: int) -> PyramidCritics:
+    """`scales` PatchGANs, the s-th on the image average-pooled s times with 1/2^s of the filters (the official
+    D_NLayersMulti). A scale too small for `layers` stride-2 convs has as many as leave an output (the official
+    code would fail)."""
+    sizes = [-(-image_size // 2 ** s) for s in range(scales)]
+    fit = [min(layers, max(0, (size // 3).bit_length() - 1)) for size in sizes]  # as many layers as have output
+    return PyramidCritics([patch_discriminator(size, width / 2 ** s, norm, layers=n)
+                           for s, (size, n) in enumerate(zip(sizes, fit))])
 
 
 class BicycleGAN(TranslationModel):
@@ -131,8 +119,8 @@ class BicycleGAN(TranslationModel):
         self.g = unet_generator(image_size, cfg.width, cfg.norm, nz=cfg.nz, add_z=cfg.add_z)
         self.e = LatentEncoder(image_size, cfg.width, cfg.nz, cfg.norm)  # also inference's reference styles
         if training:
-            self.d, self.d2 = (TwoScaleCritic(image_size, cfg.width, cfg.norm, cfg.discriminator_layers,
-                                              cfg.discriminator_scales) for _ in range(2))
+            self.d, self.d2 = (two_scale_critic(image_size, cfg.width, cfg.norm, cfg.discriminator_layers,
+                                                cfg.discriminator_scales) for _ in range(2))
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:

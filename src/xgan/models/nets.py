@@ -9,7 +9,8 @@
     patch_discriminator                              the PatchGAN of pix2pix and CycleGAN (optionally spectrally
                                                      normalised)
     unet_generator                                   pix2pix's U-Net with skip connections (DualGAN)
-    MultiScaleDiscriminator                          MUNIT/UNIT's patch critics at several scales of the image
+    PyramidCritics, MultiScaleDiscriminator          critics at several scales of the image (MUNIT/UNIT's patch
+                                                     critics; BicycleGAN's and pix2pixHD's hold PatchGANs)
 
 Primitives (conv stages, norms, gradient reversal, the image pool, GAN losses) are in layers.py.
 """
@@ -139,15 +140,32 @@ def patch_discriminator(image_size: int, width: float, norm: str, spectral_norm:
     return nn.Sequential(*stack)
 
 
-class MultiScaleDiscriminator(nn.Module):
+class PyramidCritics(nn.Module):
+    """Critics of one image at successive scales: the s-th sees it average-pooled s times (3x3, stride 2, padding
+    not counted), as the official multi-scale critics of pix2pixHD, UNIT/MUNIT and BicycleGAN; returns the list of
+    their outputs, full size first."""
+
+    def __init__(self, critics: list[nn.Module]) -> None:
+        super().__init__()
+        self.critics = nn.ModuleList(critics)
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+
+    def forward(self, x: torch.Tensor) -> list:
+        outputs = []
+        for i, critic in enumerate(self.critics):
+            outputs.append(critic(x))
+            if i + 1 < len(self.critics):
+                x = self.pool(x)
+        return outputs
+
+
+class MultiScaleDiscriminator(PyramidCritics):
     """`scales` independent patch critics (official UNIT/MUNIT code's MsImageDis), the s-th seeing the image average-
-    pooled s times (3x3, stride 2, padding not counted): each 4x4 stride-2 convs 64-128-... (`layers` of them, no
-    norm, LeakyReLU 0.2, reflection padding), then a 1x1 conv to one score per patch. Returns the list of maps.
-    A critic whose input is too small for `layers` halvings has as many as fit (the official code would fail)."""
+    pooled s times: each 4x4 stride-2 convs 64-128-... (`layers` of them, no norm, LeakyReLU 0.2, reflection
+    padding), then a 1x1 conv to one score per patch. Returns the list of maps. A critic whose input is too small
+    for `layers` halvings has as many as fit (the official code would fail)."""
 
     def __init__(self, image_size: int, width: float, layers: int, scales: int) -> None:
-        super().__init__()
-
         def critic(size: int) -> nn.Sequential:
             fit = max(1, min(layers, size.bit_length() - 1))  # halvings down to 1x1
             channels = [scaled(64 * 2 ** i, width) for i in range(fit)]
@@ -156,16 +174,7 @@ class MultiScaleDiscriminator(nn.Module):
                 stack += [nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 4, 2), nn.LeakyReLU(0.2, inplace=True)]
             return nn.Sequential(*stack, nn.Conv2d(channels[-1], 1, 1))
 
-        self.critics = nn.ModuleList(critic(-(-image_size // 2 ** s)) for s in range(scales))
-        self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        maps = []
-        for i, critic in enumerate(self.critics):
-            maps.append(critic(x))
-            if i + 1 < len(self.critics):
-                x = self.pool(x)
-        return maps
+        super().__init__([critic(-(-image_size // 2 ** s)) for s in range(scales)])
 
 
 class UNetLevel(nn.Module):

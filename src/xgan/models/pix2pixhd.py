@@ -36,7 +36,7 @@ from torch import nn
 
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.layers import gan_loss, make_norm, scaled
-from xgan.models.nets import ResidualBlock
+from xgan.models.nets import PyramidCritics, ResidualBlock
 
 
 @dataclass
@@ -124,9 +124,8 @@ class Pix2PixHD(TranslationModel):
         self.g = CoarseToFineGenerator(cfg.width, cfg.norm, cfg.global_downsamplings, cfg.global_blocks,
                                        cfg.local_blocks)
         if training:
-            self.critics = nn.ModuleList(FeatureCritic(6, cfg.width, cfg.norm, cfg.discriminator_layers)
-                                         for _ in range(cfg.discriminator_scales))
-        self.pool = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+            self.critics = PyramidCritics([FeatureCritic(6, cfg.width, cfg.norm, cfg.discriminator_layers)
+                                           for _ in range(cfg.discriminator_scales)])
         self._fake: torch.Tensor | None = None
 
     def translate(self, x: torch.Tensor, to: str, style: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,12 +135,7 @@ class Pix2PixHD(TranslationModel):
 
     def judge(self, x: torch.Tensor, y: torch.Tensor) -> list[list[torch.Tensor]]:
         """Every scale's features of the pair (x, y), full size first."""
-        pair, outputs = torch.cat([x, y], 1), []
-        for i, critic in enumerate(self.critics):
-            outputs.append(critic(pair))
-            if i + 1 < len(self.critics):
-                pair = self.pool(pair)
-        return outputs
+        return self.critics(torch.cat([x, y], 1))
 
     def phases(self) -> list[Phase]:
         return [Phase("generator", list(self.g.parameters())),
@@ -153,7 +147,7 @@ class Pix2PixHD(TranslationModel):
             fake = self.g(x)
             self._fake = fake.detach()
             judged_fake, judged_real = self.judge(x, fake), self.judge(x, y)
-            layer_weight, scale_weight = 4 / (self.cfg.discriminator_layers + 1), 1 / len(self.critics)
+            layer_weight, scale_weight = 4 / (self.cfg.discriminator_layers + 1), 1 / len(self.critics.critics)
             matching = sum(scale_weight * layer_weight * F.l1_loss(f, r.detach())
                            for fakes, reals in zip(judged_fake, judged_real) for f, r in zip(fakes[:-1], reals[:-1]))
             return {"gan": (w.gan, sum(gan_loss(fakes[-1], True, "lsgan") for fakes in judged_fake)),
