@@ -12,6 +12,9 @@
         (quality.json) is read back, not trained again, so seeds may be trained by separate calls in parallel.
     python benchmarks/quality.py --task digits --preset folders data.image_size=32
         another preset on this task (here the label-free folders recipe on digits: data.task is set to --task)
+    python benchmarks/quality.py --task digits --model xgan --seeds 0 1 2 --variants preset \\
+        model.weights.gan=0.3 train.ema=0.99      each variant once per seed, and a table of them (the seeds' runs
+        may be trained by separate calls first: a finished run is read back)
     python benchmarks/quality.py --task digits --model dcgan        a generator from noise (DCGAN): final line kid_b
         <value> (generated images against the domain's test split), the judge's class entropy before it, and a grid
         of 64 in benchmarks/results/generated_<task>_<model>.png
@@ -32,7 +35,7 @@ import time
 from pathlib import Path
 
 import torch
-from readme_block import replace_block
+from readme_block import publish, replace_block
 
 from xgan.checkpoint import load_trained
 from xgan.config import load_config
@@ -146,6 +149,31 @@ def seeds_summary(preset: str, command: str, seeds: list[int], results: list[dic
     return "\n".join(lines) + "\n"
 
 
+def variant_slug(variant: str) -> str:
+    """A run directory's name for a variant: 'preset' or its overrides ('model.ema=0.99,train.x=1' ->
+    'model.ema-0.99+train.x-1')."""
+    return variant.replace("=", "-").replace(",", "+")
+
+
+def variants_table(command: str, seeds: list[int], rows: list[tuple[str, list[dict]]]) -> str:
+    """Per variant: A->B class preservation (strong judge where the target has one) per seed, its mean and
+    minimum, and the means of B->A, the own judge's A->B and KID A->B."""
+    key = "class_preservation_strong" if "class_preservation_strong_ab" in rows[0][1][0]["metrics"] else \
+        "class_preservation"
+    lines = [f"`{command}`: every variant trained once per seed, {rows[0][1][0]['steps']} steps, scored on the full "
+             f"test splits; A→B and B→A class preservation under the {'strong' if 'strong' in key else 'task'} "
+             "judge, 'own' the task's LeNet judge.", "",
+             "| variant | " + " | ".join(f"A→B seed {s}" for s in seeds) + " | A→B mean | A→B min | B→A mean "
+             "| A→B own judge, mean | KID A→B, mean |", "|---|" + "---|" * (len(seeds) + 5)]
+    for variant, results in rows:
+        ab = [r["metrics"][f"{key}_ab"] for r in results]
+        mean = mean_metrics(results)
+        lines.append(f"| {variant} | " + " | ".join(f"{v:.3f}" for v in ab) + f" | **{sum(ab) / len(ab):.3f}** "
+                     f"| {min(ab):.3f} | {mean.get(f'{key}_ba', float('nan')):.3f} "
+                     f"| {mean.get('class_preservation_ab', float('nan')):.3f} | {mean.get('kid_ab', float('nan')):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def ablation_table(rows: list[tuple[str, dict]]) -> str:
     columns = ["class_preservation_ab", "class_preservation_ba", "kid_ab", "kid_ba", "semantic_distance"]
     lines = ["| losses | class preservation A→B | B→A | KID A→B | KID B→A | semantic distance |", "|---|---|---|---|---|---|"]
@@ -173,6 +201,9 @@ def main() -> int:
     parser.add_argument("--ablation", action="store_true", help="also train each loss ablation")
     parser.add_argument("--seeds", type=int, nargs="+", help="one run per train.seed; per-seed figures and the mean")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--variants", nargs="+", metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="with --seeds: each variant (overrides joined by commas; 'preset' for none) trained per "
+                             "seed into OUT/<variant>/, and a table of all (runs already there are read back)")
     parser.add_argument("--out", default="/tmp/xgan_quality", help="run directories go here")
     parser.add_argument("--readme", metavar="BLOCK", help="also write the figures into README.md's BLOCK")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
@@ -184,6 +215,20 @@ def main() -> int:
                  *([f"train.steps={args.steps}"] if args.steps else [])]
     if args.seeds and args.ablation:
         parser.error("--seeds and --ablation: one at a time")
+    if args.variants and not args.seeds:
+        parser.error("--variants needs --seeds")
+    if args.variants:
+        rows = []
+        for variant in args.variants:
+            extra = [] if variant == "preset" else variant.split(",")
+            rows.append((variant, [scored_run(preset, [*overrides, *extra, f"train.seed={seed}"], Path(args.out)
+                                              / variant_slug(variant) / f"{args.task}_{args.model}_preset_seed{seed}")
+                                   for seed in args.seeds]))
+        command = (f"python benchmarks/quality.py --task {args.task} --model {args.model}"
+                   f"{' --threads ' + str(args.threads) if args.threads else ''} --seeds "
+                   f"{' '.join(map(str, args.seeds))} --variants {' '.join(args.variants)}")
+        publish(variants_table(command, args.seeds, rows), args.readme)
+        return 0
     out = Path(args.out)
     results = []
     if args.seeds:

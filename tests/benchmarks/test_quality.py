@@ -45,3 +45,15 @@ def test_a_finished_seed_is_read_back_and_a_changed_command_trains_again(tmp_pat
     assert len(trained) == 1
     quality.scored_run("emoji", ["train.seed=0", "train.steps=10"], run)
     assert len(trained) == 2
+
+
+def test_the_variants_table_has_each_variants_seeds_mean_and_minimum():
+    def run(ab: float) -> dict:
+        return {"metrics": {"class_preservation_strong_ab": ab, "class_preservation_strong_ba": 0.5,
+                            "class_preservation_ab": ab - 0.1, "kid_ab": 100.0}, "steps": 1200}
+
+    text = quality.variants_table("cmd", [0, 1], [("preset", [run(0.6), run(0.8)]), ("train.ema=0.99", [run(0.9), run(0.7)])])
+    rows = [line for line in text.splitlines() if line.startswith("| preset") or line.startswith("| train.ema")]
+    assert rows[0] == "| preset | 0.600 | 0.800 | **0.700** | 0.600 | 0.500 | 0.600 | 100.0 |"
+    assert rows[1].startswith("| train.ema=0.99 | 0.900 | 0.700 | **0.800** | 0.700 |")
+    assert quality.variant_slug("model.a=1,train.b=2") == "model.a-1+train.b-2"
