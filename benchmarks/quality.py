@@ -269,9 +269,10 @@ def main() -> int:
     metrics = final["metrics"]
     generated = sorted(k for k in metrics if k in ("kid_a", "kid_b"))  # a generator from noise (DCGAN)
     domain = generated[0][-1] if generated else ""
-    if generated and not args.seeds and not args.ablation:
+    if generated and not args.ablation:
+        run = out / (f"{args.task}_{args.model}_preset" + (f"_seed{args.seeds[0]}" if args.seeds else ""))
         grid = RESULTS / f"generated_{args.task}_{args.model}.png"
-        save_image(generated_grid(load_trained(out / f"{args.task}_{args.model}_preset")[0], 64), grid)
+        save_image(generated_grid(load_trained(run)[0], 64), grid)
         print(f"grid {grid}")
     if generated:
         entropy = metrics.get(f"class_entropy_{domain}", float("nan"))
