@@ -149,6 +149,11 @@ def seeds_summary(preset: str, command: str, seeds: list[int], results: list[dic
     return "\n".join(lines) + "\n"
 
 
+def seed_run(out: Path, task: str, model: str, seed: int) -> Path:
+    """Where --seeds keeps the run of one seed (read back by later calls)."""
+    return out / f"{task}_{model}_preset_seed{seed}"
+
+
 def variant_slug(variant: str) -> str:
     """A run directory's name for a variant: 'preset' or its overrides ('model.ema=0.99,train.x=1' ->
     'model.ema-0.99+train.x-1')."""
@@ -170,7 +175,8 @@ def variants_table(command: str, seeds: list[int], rows: list[tuple[str, list[di
         mean = mean_metrics(results)
         lines.append(f"| {variant} | " + " | ".join(f"{v:.3f}" for v in ab) + f" | **{sum(ab) / len(ab):.3f}** "
                      f"| {min(ab):.3f} | {mean.get(f'{key}_ba', float('nan')):.3f} "
-                     f"| {mean.get('class_preservation_ab', float('nan')):.3f} | {mean.get('kid_ab', float('nan')):.1f} |")
+                     f"| {mean.get('class_preservation_ab', float('nan')):.3f} "
+                     f"| {mean.get('kid_ab', float('nan')):.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -217,24 +223,23 @@ def main() -> int:
         parser.error("--seeds and --ablation: one at a time")
     if args.variants and not args.seeds:
         parser.error("--variants needs --seeds")
+    out = Path(args.out)
     if args.variants:
         rows = []
         for variant in args.variants:
             extra = [] if variant == "preset" else variant.split(",")
-            rows.append((variant, [scored_run(preset, [*overrides, *extra, f"train.seed={seed}"], Path(args.out)
-                                              / variant_slug(variant) / f"{args.task}_{args.model}_preset_seed{seed}")
+            rows.append((variant, [scored_run(preset, [*overrides, *extra, f"train.seed={seed}"],
+                                              seed_run(out / variant_slug(variant), args.task, args.model, seed))
                                    for seed in args.seeds]))
         command = (f"python benchmarks/quality.py --task {args.task} --model {args.model}"
                    f"{' --threads ' + str(args.threads) if args.threads else ''} --seeds "
                    f"{' '.join(map(str, args.seeds))} --variants {' '.join(args.variants)}")
         publish(variants_table(command, args.seeds, rows), args.readme)
         return 0
-    out = Path(args.out)
     results = []
     if args.seeds:
         for seed in args.seeds:
-            result = scored_run(preset, [*overrides, f"train.seed={seed}"],
-                                out / f"{args.task}_{args.model}_preset_seed{seed}")
+            result = scored_run(preset, [*overrides, f"train.seed={seed}"], seed_run(out, args.task, args.model, seed))
             results.append((f"seed {seed}", result))
             print(json.dumps({"run": f"seed {seed}", **result}), flush=True)
     else:
@@ -270,7 +275,8 @@ def main() -> int:
     generated = sorted(k for k in metrics if k in ("kid_a", "kid_b"))  # a generator from noise (DCGAN)
     domain = generated[0][-1] if generated else ""
     if generated and not args.ablation:
-        run = out / (f"{args.task}_{args.model}_preset" + (f"_seed{args.seeds[0]}" if args.seeds else ""))
+        run = (seed_run(out, args.task, args.model, args.seeds[0]) if args.seeds
+               else out / f"{args.task}_{args.model}_preset")
         grid = RESULTS / f"generated_{args.task}_{args.model}.png"
         save_image(generated_grid(load_trained(run)[0], 64), grid)
         print(f"grid {grid}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,7 @@ def edge_map(images: torch.Tensor, sigma: float = EDGE_SIGMA) -> torch.Tensor:
 
 def with_ids(images: ImageSet) -> ImageSet:
     """The set with ids 0..N-1: the i-th image of each side of a split is the i-th pair."""
-    return ImageSet(images.images, images.labels, images.attributes, images.attribute_names,
-                    torch.arange(len(images)))
+    return replace(images, ids=torch.arange(len(images)))
 
 
 def derived_task(train_b: ImageSet, test_b: ImageSet, make_a) -> Task:
@@ -144,12 +144,10 @@ def load_paired_folders(cfg: Any) -> Task:
                           cache) for k in by_key]
     for root, scan in zip(roots, scans):
         checked(scan, root, cfg.strict)
-    decoded = [{Path(f).relative_to(root).with_suffix("").as_posix() for f in scan.files}
-               for root, scan in zip(roots, scans)]
-    keep = [key for key in shared if key in decoded[0] and key in decoded[1]]
-    sets = []
-    for root, scan in zip(roots, scans):
-        position = {Path(f).relative_to(root).with_suffix("").as_posix(): i for i, f in enumerate(scan.files)}
-        sets.append(with_ids(ImageSet(scan.images[[position[key] for key in keep]])))
+    positions = [{Path(f).relative_to(root).with_suffix("").as_posix(): i for i, f in enumerate(scan.files)}
+                 for root, scan in zip(roots, scans)]
+    keep = [key for key in shared if all(key in position for position in positions)]  # decoded on both sides
+    sets = [with_ids(ImageSet(scan.images[[position[key] for key in keep]]))
+            for scan, position in zip(scans, positions)]
     (train_a, test_a), (train_b, test_b) = (split(s, cfg.test_fraction) for s in sets)
-    return Task(train_a, train_b, with_ids(test_a), with_ids(test_b), paired=True)
+    return Task(train_a, train_b, test_a, test_b, paired=True)  # split keeps the ids, equal on both sides

@@ -29,7 +29,6 @@ class Evaluation:
     metrics: dict[str, float]
     semantic_distances: dict[str, torch.Tensor] = field(default_factory=dict)  # per test sample, by source domain
     translations: dict[str, torch.Tensor] = field(default_factory=dict)  # by source domain
-    generated: torch.Tensor | None = None  # a generator's images from noise (DCGAN)
 
 
 class Evaluator:
@@ -186,7 +185,6 @@ class Evaluator:
             domain = model.generated_domain
             z = model.sample_latent(len(self.images[domain]), torch.Generator().manual_seed(GENERATION_SEED))
             generated = batched(model.generate, z.to(self.device))
-            result.generated = generated
             features = self.spaces[domain](generated)
             m[f"kid_{domain}"] = kid(features, self.real_features[domain])
             m[f"fid_{domain}"] = fid(features, self.real_features[domain])
