@@ -33,9 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import skimage
 import torch
-from skimage.feature import canny
 
 from xgan.cache import cache_dir
 from xgan.data.digits import handwritten_digits
@@ -60,6 +58,9 @@ def luminance(images: torch.Tensor) -> torch.Tensor:
 def edge_map(images: torch.Tensor, sigma: float = EDGE_SIGMA) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> their Canny edges as black lines on white, uint8 (N, 3, H, W); cached on disk under a
     key of the images, sigma and scikit-image's version (10,000 digits take 6 s)."""
+    import skimage  # here, not at module level: it pulls in scipy.ndimage, which every other task can do without
+    from skimage.feature import canny
+
     grey = luminance(images)[:, 0].numpy()
     key = hashlib.sha256(grey.tobytes() + f"{grey.shape} {sigma} {skimage.__version__}".encode()).hexdigest()[:20]
     path = cache_dir() / f"edges-{key}.npy"
