@@ -17,7 +17,8 @@
         may be trained by separate calls first: a finished run is read back)
     python benchmarks/quality.py --task digits --model dcgan        a generator from noise (DCGAN): final line kid_b
         <value> (generated images against the domain's test split), the judge's class entropy before it, and a grid
-        of 64 in benchmarks/results/generated_<task>_<model>.png
+        of 64 in benchmarks/results/generated_<task>_<model>.png; for a generator with classes (acgan, infogan)
+        also the judges' reading of the class asked for (class_accuracy) or of the code (code_accuracy)
     python benchmarks/quality.py --task digits --model xgan --ablation --steps 600
         also trains each loss ablation (rec only, +DANN, +semantic, +GAN, +teacher, +task tower, +pseudo-labels)
         for the same steps and writes the table to benchmarks/results/ablation_<task>_<model>.md
@@ -281,6 +282,8 @@ def main() -> int:
         save_image(generated_grid(load_trained(run)[0], 64), grid)
         print(f"grid {grid}")
     if generated:
+        for name in sorted(k for k in metrics if k.startswith(("class_accuracy", "code_accuracy"))):  # AC-GAN, InfoGAN
+            print(f"{name} {metrics[name]:.4f}")
         entropy = metrics.get(f"class_entropy_{domain}", float("nan"))
         print(f"class_entropy_{domain} {entropy:.4f}\nkid_{domain} {metrics[f'kid_{domain}']:.4f}")
     elif "gt_top1_pixel_ab" in metrics:

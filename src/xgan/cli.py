@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_checkpoint(sample)
     sample.add_argument("-n", type=positive_int, default=64, help="images [64]")
     sample.add_argument("--seed", type=int, default=0, help="seeds the latent codes [0]")
+    sample.add_argument("--class", dest="label", type=int, help="only this class (AC-GAN) or categorical code "
+                                                                 "(InfoGAN) [a column per class]")
     sample.add_argument("--out", help="PNG to write [RUN/samples/<checkpoint>_generated.png]")
     add_device(sample)
 
@@ -384,7 +386,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not model.latent_dim:
         raise ValueError(f"model '{config.model.name}' translates and does not generate from noise: use xgan translate")
     out = Path(args.out) if args.out else snapshot.parent.parent / "samples" / f"{snapshot.name}_generated.png"
-    save_image(generated_grid(model, args.n, args.seed), out)
+    save_image(generated_grid(model, args.n, args.seed, label=args.label), out)
     print(f"{args.n} images of domain {model.generated_domain}: {out}")
     return 0
 

@@ -19,6 +19,8 @@ HIGHER_IS_BETTER = {"class_preservation": True, "classifier_ceiling": True, "att
                     "translation_trained_accuracy": True,
                     # a generator's classes, as the target judge reads them (1: uniform over the classes)
                     "class_entropy": True,
+                    # a generator's images per class or code, read back by the judge (evaluation/metrics.py)
+                    "class_accuracy": True, "code_accuracy": True,
                     "gan_bound": False}  # gan_bound.py: how far a rival as good by the loss translates otherwise
 
 

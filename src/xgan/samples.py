@@ -56,18 +56,34 @@ def translation_grid(model: TranslationModel, a: torch.Tensor, b: torch.Tensor, 
 
 @torch.no_grad()
 def generated_grid(model: TranslationModel, count: int = 64, seed: int = 0, columns: int = 8,
-                   scale: int = 1) -> Image.Image:
+                   scale: int = 1, label: int | None = None) -> Image.Image:
     """`count` images of a generator from noise (z drawn from `seed`), `columns` a row, a last short row padded
-    with white."""
+    with white. A generator with classes (AC-GAN, InfoGAN) draws class `label`, or else a column per class."""
     device = next(model.parameters()).device
+    classes = latent_classes(model, count, label)
+    if classes is not None and label is None:
+        columns = model.latent_classes
     was_training = model.training
     model.eval()
-    images = model.generate(model.sample_latent(count, torch.Generator().manual_seed(seed)).to(device))
+    z = model.sample_latent(count, torch.Generator().manual_seed(seed), classes=classes)
+    images = model.generate(z.to(device))
     model.train(was_training)
     columns = min(columns, count)
     padding = images.new_ones(-count % columns, *images.shape[1:])
     pixels = tile(list(torch.cat([images, padding]).split(columns)))
     return Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
+
+
+def latent_classes(model: TranslationModel, count: int, label: int | None = None) -> torch.Tensor | None:
+    """The classes of `count` generated images: all `label`, or each class in turn; None for a generator without
+    classes (which refuses a label)."""
+    if not model.latent_classes:
+        if label is not None:
+            raise ValueError(f"{type(model).__name__} generates without classes: no class can be chosen")
+        return None
+    if label is not None and not 0 <= label < model.latent_classes:
+        raise ValueError(f"class {label} is outside the model's {model.latent_classes} (0..{model.latent_classes - 1})")
+    return torch.full((count,), label) if label is not None else torch.arange(count) % model.latent_classes
 
 
 def labelled_grid(rows: list[torch.Tensor], names: list[str], scale: int = 2, label_width: int = LABEL_WIDTH) -> Image.Image:

@@ -34,9 +34,20 @@ def test_every_registered_model_trains_resumes_translates_evaluates_and_exports(
     if model.latent_dim:  # a generator from noise (DCGAN): it samples, evaluates, and has no translator to export
         assert main(["sample", str(straight), "-n", "10", "--out", str(tmp_path / "grid.png")]) == 0
         grid = np.asarray(Image.open(tmp_path / "grid.png"))
-        assert grid.shape == (2 * config.data.image_size, 8 * config.data.image_size, 3)
+        columns = model.latent_classes or 8  # a generator with classes draws a column per class
+        assert grid.shape == (-(-10 // columns) * config.data.image_size, columns * config.data.image_size, 3)
         assert main(["eval", str(straight), "--count", "8", "--out", str(tmp_path / "eval")]) == 0
-        assert f"kid_{model.generated_domain}" in (tmp_path / "eval" / "metrics.json").read_text()
+        metrics = (tmp_path / "eval" / "metrics.json").read_text()
+        assert f"kid_{model.generated_domain}" in metrics
+        one_class = ["sample", str(straight), "-n", "3", "--class", "1", "--out", str(tmp_path / "one.png")]
+        if model.latent_classes:  # the judge reads the class asked for, or the code up to a permutation
+            read = "class_accuracy" if model.reads_labels_a else "code_accuracy"
+            assert f"{read}_{model.generated_domain}" in metrics
+            assert main(one_class) == 0
+            assert Image.open(tmp_path / "one.png").size == (3 * config.data.image_size, config.data.image_size)
+        else:
+            assert main(one_class) != 0
+            assert "generates without classes" in capsys.readouterr().err
         assert main(["export", str(straight), "--format", "torchscript", "--out", str(tmp_path / "x")]) != 0
         assert "cannot be exported" in capsys.readouterr().err
         return

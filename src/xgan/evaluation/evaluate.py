@@ -15,9 +15,9 @@ from xgan.evaluation.features import FeatureSpace, domain_classifier_space
 from xgan.evaluation.ground_truth import counterparts, ground_truth_metrics, mean_baseline
 from xgan.evaluation.judges import strong_judge
 from xgan.evaluation.lpips import LPIPS
-from xgan.evaluation.metrics import accuracy, batched, class_entropy, fid, kid, semantic_distances
+from xgan.evaluation.metrics import accuracy, batched, class_entropy, fid, kid, matched_accuracy, semantic_distances
 from xgan.models.base import TranslationModel, other
-from xgan.models.classifier import cached_classifier
+from xgan.models.classifier import cached_classifier, predict
 
 GENERATION_SEED = 0  # the latent codes a generator is scored on: the same for every checkpoint
 DOMAIN_NAMES = {"digits": {"a": "printed", "b": "mnist"}, "svhn2mnist": {"a": "svhn", "b": "mnist"},
@@ -123,6 +123,21 @@ class Evaluator:
                                      "feature_space": {d: self.spaces[d].name for d in ("a", "b")}}
         return pairs, baselines
 
+    def class_reading(self, model: TranslationModel, domain: str, asked: torch.Tensor,
+                      generated: torch.Tensor) -> dict[str, float]:
+        """How the judges read images generated per class: the class asked for (AC-GAN, whose classes are A's
+        labels: class_accuracy), or up to a permutation (InfoGAN's code learnt without labels: code_accuracy)."""
+        m = {}
+        for suffix, judges in (("", self.judges), ("_strong", self.strong_judges)):
+            if domain not in judges:
+                continue
+            read = predict(judges[domain], generated).cpu()
+            if model.reads_labels_a:
+                m[f"class_accuracy{suffix}_{domain}"] = float((read == asked).float().mean())
+            else:
+                m[f"code_accuracy{suffix}_{domain}"] = matched_accuracy(asked, read)
+        return m
+
     def ground_truth(self, direction: str, translated: torch.Tensor, features: torch.Tensor) -> dict[str, float]:
         """gt_<measure>_<direction> of the model, _identity_ and _mean_ (_chance_ for retrieval) beside it."""
         i, j = self.pairs[direction]
@@ -183,13 +198,17 @@ class Evaluator:
                 m[f"semantic_distance_{source}"] = float(distances.mean())
         if model.latent_dim:  # a generator from noise: its images against the real test split of its domain
             domain = model.generated_domain
-            z = model.sample_latent(len(self.images[domain]), torch.Generator().manual_seed(GENERATION_SEED))
+            count, generator = len(self.images[domain]), torch.Generator().manual_seed(GENERATION_SEED)
+            asked = torch.arange(count) % model.latent_classes if model.latent_classes else None  # as many per class
+            z = model.sample_latent(count, generator, classes=asked)
             generated = batched(model.generate, z.to(self.device))
             features = self.spaces[domain](generated)
             m[f"kid_{domain}"] = kid(features, self.real_features[domain])
             m[f"fid_{domain}"] = fid(features, self.real_features[domain])
             if domain in self.judges:  # how evenly the judge reads the classes (1: uniform; a collapsed one: ~0)
                 m[f"class_entropy_{domain}"] = class_entropy(self.judges[domain], generated)
+            if asked is not None:
+                m.update(self.class_reading(model, domain, asked, generated))
         if len(result.semantic_distances) == 2:
             m["semantic_distance"] = (m["semantic_distance_a"] + m["semantic_distance_b"]) / 2
         for name in ("kid", "fid"):  # one number over the directions translated: model-selection criteria

@@ -8,6 +8,9 @@
     FID                 = Frechet distance between Gaussians fitted to the features (Heusel et al.)
     class entropy       = H(p) / log K of the distribution p of a judge's K classes over generated images: 1 when
                           every class is generated equally often, 0 when one class is all a generator draws
+    code accuracy       = the fraction of images generated per code that the judge reads as the class matched to
+                          that code, under the one-to-one matching that agrees most (InfoGAN's codes: up to a
+                          permutation); the class asked for itself where codes are classes (AC-GAN)
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ def class_entropy(classifier: nn.Module, images: torch.Tensor) -> float:
     logits = batched(classifier, images)
     p = torch.bincount(logits.argmax(1), minlength=logits.shape[1]).double() / len(logits)
     return float(-(p[p > 0] * p[p > 0].log()).sum() / torch.log(torch.tensor(float(logits.shape[1]))))
+
+
+def matched_accuracy(codes: torch.Tensor, classes: torch.Tensor) -> float:
+    """Agreement of `codes` with `classes` (non-negative integers) under the one-to-one matching of codes to classes
+    that maximises it (the Hungarian algorithm on their contingency table)."""
+    from scipy.optimize import linear_sum_assignment  # scipy starts slowly; only generators with codes need it
+
+    codes, classes = codes.cpu(), classes.cpu()
+    table = torch.zeros(int(codes.max()) + 1, int(classes.max()) + 1)
+    table.index_put_((codes, classes), torch.ones(len(codes)), accumulate=True)
+    rows, columns = linear_sum_assignment(table.numpy(), maximize=True)
+    return float(table[rows, columns].sum() / len(codes))
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from xgan.models.acgan import ACGAN
 from xgan.models.augmented_cyclegan import AugmentedCycleGAN
 from xgan.models.base import Batch, Losses, Phase, TranslationModel
 from xgan.models.bicyclegan import BicycleGAN
@@ -18,6 +19,7 @@ from xgan.models.distancegan import DistanceGAN
 from xgan.models.drit import DRIT
 from xgan.models.dtn import DTN
 from xgan.models.dualgan import DualGAN
+from xgan.models.infogan import InfoGAN
 from xgan.models.munit import MUNIT
 from xgan.models.ost import OST
 from xgan.models.pix2pix import Pix2Pix
@@ -44,6 +46,8 @@ MODELS: dict[str, type[TranslationModel]] = {
     "pix2pix": Pix2Pix,
     "pix2pixhd": Pix2PixHD,
     "dcgan": DCGAN,
+    "acgan": ACGAN,
+    "infogan": InfoGAN,
     "bicyclegan": BicycleGAN,
     "template": Template,
 }

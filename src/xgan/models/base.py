@@ -22,8 +22,10 @@ Methods of the field and how they fit: shared latent (XGAN, UNIT, CoGAN): encode
 `directions = ("b",)`; a critic updated more often than the generator (WGAN-GP's n_critic): the generator's
 Phase(every=n); a WGAN critic (Arjovsky et al.): Phase(optimizer="rmsprop", clip=c); a phase that joins
 part-way (OST's one-shot phase after pretraining): Phase(start=fraction of the run); labels of domain A (a task
-tower, AC-GAN): `label_classes_a`, given as Batch.labels_a; paired training (pix2pix): `paired = True`, and each
-Batch's a[i] and b[i] are counterparts (the same draw and augmentation from a paired task's aligned splits).
+tower, AC-GAN): `label_classes_a`, given as Batch.labels_a; generation from noise (DCGAN): `latent_dim`,
+`generated_domain`, `generate(z)`, `sample_latent`, with a chosen class (AC-GAN, InfoGAN): `latent_classes`;
+paired training (pix2pix): `paired = True`, and each Batch's a[i] and b[i] are counterparts (the same draw and
+augmentation from a paired task's aligned splits).
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ class TranslationModel(nn.Module):
     paired: bool = False  # True: trains on pairs, batch.a[i] and batch.b[i] counterparts (a task with Task.paired)
     latent_dim: int = 0  # > 0: generates images of `generated_domain` from noise (DCGAN); directions is then ()
     generated_domain: str = ""
+    # > 0: a generator's codes carry a class among this many, chosen by sample_latent(classes=...): AC-GAN's
+    # (domain A's labels, so reads_labels_a) or InfoGAN's categorical code (learnt without labels)
+    latent_classes: int = 0
 
     def phases(self) -> list[Phase]:
         raise NotImplementedError
@@ -101,9 +106,12 @@ class TranslationModel(nn.Module):
         """Images of `generated_domain` in [-1, 1] from latent codes z (n x latent_dim): models with latent_dim > 0."""
         raise NotImplementedError(f"{type(self).__name__} does not generate from noise")
 
-    def sample_latent(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_latent(self, count: int, generator: torch.Generator | None = None,
+                      classes: torch.Tensor | None = None) -> torch.Tensor:
         """Latent codes z ~ N(0, I), (count, latent_dim) on the CPU, drawn from `generator` (torch's global one if
-        None)."""
+        None). `classes` (count,) sets the class part of a model with latent_classes (drawn uniformly if None)."""
+        if classes is not None:
+            raise ValueError(f"{type(self).__name__} generates without a class")
         return torch.randn(count, self.latent_dim, generator=generator)
 
     def setup(self, batch: Batch) -> None:

@@ -45,12 +45,17 @@ class DCGANConfig:
             raise ValueError(f"model.latent_dim must be >= 1, not {self.latent_dim}")
 
 
-def dcgan_discriminator(image_size: int, width: float) -> nn.Sequential:
-    """image -> stride-2 4x4 convs (64, 128, 256, 512 x width ... at 4x4) -> a 4x4 conv to one logit."""
+def dcgan_features(image_size: int, width: float) -> list[nn.Module]:
+    """image -> stride-2 4x4 convs (64, 128, 256, 512 x width ... down to 4x4), batch norm on all but the first."""
     stages = downsamplings(image_size)
     channels = [scaled(512 // 2 ** (stages - 1 - i), width) for i in range(stages)]
-    convs = [down(c_in, c_out, "batch", first=i == 0) for i, (c_in, c_out) in enumerate(zip([3, *channels], channels))]
-    return nn.Sequential(*convs, nn.Conv2d(channels[-1], 1, 4), nn.Flatten())
+    return [down(c_in, c_out, "batch", first=i == 0) for i, (c_in, c_out) in enumerate(zip([3, *channels], channels))]
+
+
+def dcgan_discriminator(image_size: int, width: float, outputs: int = 1) -> nn.Sequential:
+    """dcgan_features, then a 4x4 conv to `outputs` logits (1: real or fake; AC-GAN adds its classes')."""
+    convs = dcgan_features(image_size, width)
+    return nn.Sequential(*convs, nn.Conv2d(convs[-1][0].out_channels, outputs, 4), nn.Flatten())
 
 
 class DCGAN(TranslationModel):
