@@ -24,6 +24,7 @@ from xgan.models.munit import MUNIT
 from xgan.models.ost import OST
 from xgan.models.pix2pix import Pix2Pix
 from xgan.models.pix2pixhd import Pix2PixHD
+from xgan.models.stargan import StarGAN
 from xgan.models.template import Template
 from xgan.models.unit import UNIT
 from xgan.models.xgan import XGAN
@@ -48,6 +49,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "dcgan": DCGAN,
     "acgan": ACGAN,
     "infogan": InfoGAN,
+    "stargan": StarGAN,
     "bicyclegan": BicycleGAN,
     "template": Template,
 }
