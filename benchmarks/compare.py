@@ -201,8 +201,10 @@ def paired_task(preset: str) -> bool:
 def paired_table(rows: list[dict]) -> str:
     """For paired tasks (data/paired.py): the distance of A→B to each test input's true target (L1, SSIM), its
     retrieval, class preservation, KID and diversity; the untranslated input's figure in brackets."""
+    judges = ("class preservation A→B, own / strong judge" if any("class_preservation_strong_ab" in r["metrics"]
+                                                                   for r in rows) else "category preservation A→B")
     lines = ["| model | trains on the pairs | L1 A→B (identity) | SSIM A→B (identity) | top-1 A→B (identity) "
-             "| class preservation A→B, own / strong judge | KID A→B | diversity A→B (real) | train images/s "
+             f"| {judges} | KID A→B | diversity A→B (real) | train images/s "
              "| parameters (trained) | steps | CPU-min | wall min |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def with_identity(m: dict, name: str) -> str:
@@ -220,11 +222,37 @@ def paired_table(rows: list[dict]) -> str:
 
 PAIRED_TEXT = ("L1 (per pixel, as a fraction of the range) and SSIM against each test input's true target, top-1 "
                "its retrieval among all test targets in pixel space, with the untranslated input's figure in "
-               "brackets; class preservation under the task's own LeNet judge and the strong MNIST judge "
-               "(src/xgan/evaluation/judges.py); KID in the judge's LeNet features. Multimodal models (BicycleGAN) "
-               "are scored at z = 0, their diversity over 20 random codes per input. 'no (hidden)': an unpaired "
-               "model trained on the same images, its A and B batches drawn independently, so the pairing never "
-               "reaches it: what the pairs are worth. ")
+               "brackets. Multimodal models (BicycleGAN) are scored at z = 0. 'no (hidden)': an unpaired model "
+               "trained on the same images, its A and B batches drawn "
+               "independently, so the pairing never reaches it: what the pairs are worth. ")
+GROUND_TRUTH_TEXT = ("Top-1 and SSIM against each test image's true counterpart, in pixel space, with the untranslated "
+                     "input's figure in brackets. ")
+DIGIT_JUDGES_TEXT = ("Class preservation: the task's own LeNet judge, then the strong judge trained offline on 68,004 "
+                     "MNIST or 60,000 printed digits (src/xgan/evaluation/judges.py). ")
+CATEGORY_TEXT = "Category preservation reads the emoji categories with a judge per domain (evaluation only). "
+DIVERSITY_TEXT = ("Diversity (MUNIT's and DRIT's protocol): the mean distance between consecutive outputs of 100 test "
+                  "inputs under 20 random styles each, in the target's evaluation feature space (as KID; no LPIPS "
+                  "weights offline), with the real target images' mean pairwise distance in brackets; a model with "
+                  "one output per input has 0. ")
+LABELS_TEXT = ("Reads A's labels: the model trains on domain A's class labels, directly or through a frozen part "
+               "trained on them (XGAN's digits task tower and teacher, DTN's digit f); the other rows use no label, as "
+               "a user with two unlabelled folders. ")
+
+
+def description(rows: list[dict], preset: str) -> str:
+    """What the table's columns mean, for this task: only what its rows report."""
+    config = load_config(preset)
+    strong = any("class_preservation_strong_ab" in r["metrics"] for r in rows)
+    space = ("a domain classifier's features (no category labels)" if config.train.eval_features == "domain"
+             else "each target judge's LeNet features (not Inception)")
+    paired = paired_task(preset)
+    parts = [PAIRED_TEXT if paired else GROUND_TRUTH_TEXT if any("gt_top1_pixel_ab" in r["metrics"] for r in rows)
+             else "", f"KID in {space}. ", DIGIT_JUDGES_TEXT if strong else CATEGORY_TEXT if any(
+                 "class_preservation_ab" in r["metrics"] for r in rows) else "",
+             DIVERSITY_TEXT,
+             "Train images/s counts the images of both domains. Parameters: the trained ones (not frozen teachers "
+             "or DTN's fixed f). ", "" if paired else LABELS_TEXT]
+    return "".join(parts).rstrip()
 
 
 def cached_rows(task: str) -> dict:
@@ -331,18 +359,8 @@ def main() -> int:
     shown = f" (not shown, their runs are gone: {', '.join(missing)})" if missing else ""
     text = (f"{header(entries)}: each "
             f"model trained with its shipped preset for {args.cpu_minutes:g} CPU-minutes (no GPU), "
-            "scored on the full test splits; " + (PAIRED_TEXT if paired_task(every[0][1]) else "") + "KID (digits) in each target judge's LeNet feature space (not Inception); "
-            "top-1 and SSIM (emoji) against each test image's true counterpart, in 64 px pixel space, with the "
-            "untranslated input's figure in brackets; category preservation reads the emoji categories (evaluation "
-            "only). Diversity (MUNIT's and DRIT's protocol): the mean distance between consecutive outputs of 100 test "
-            "inputs under 20 random styles each, in the target's evaluation feature space (as KID; no LPIPS weights "
-            "offline), with the real target images' mean pairwise distance in brackets; a model with one output per "
-            "input has 0. Class preservation (digits): the task's own LeNet judge, then the strong judge trained "
-            "offline on 68,004 MNIST or 60,000 printed digits (src/xgan/evaluation/judges.py). "
-            "Train images/s counts the images of both domains. Parameters: the trained ones (not frozen teachers "
-            "or DTN's fixed f). Reads A's labels: the model trains on domain A's class labels, directly or through a "
-            "frozen part trained on them (XGAN's digits task tower and teacher, DTN's digit f); the other rows use "
-            "no label, as a user with two unlabelled folders.\n\n" + table(rows) + f"\n![the same test inputs translated by each model{shown}]"
+            "scored on the full test splits. " + description(rows, every[0][1]) + "\n\n" + table(rows)
+            + f"\n![the same test inputs translated by each model{shown}]"
             f"(benchmarks/results/{picture.name})\n")
     (RESULTS / f"compare_{args.task}.md").write_text(text)
     publish(text, f"compare_{args.task}" if args.readme else None)

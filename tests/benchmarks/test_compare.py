@@ -82,6 +82,19 @@ def test_the_paired_comparison_holds_the_paired_models_and_an_unpaired_one_and_s
     assert all("0.100 (0.400)" in line and "0.800 (0.200)" in line for line in lines)
 
 
+def test_each_table_explains_only_the_judges_and_feature_space_its_task_uses():
+    from compare import description
+
+    digits = description([{"metrics": {"class_preservation_ab": 0.5, "class_preservation_strong_ab": 0.5}}],
+                         "pix2pix-edges2digits")
+    assert "strong judge" in digits and "LeNet features" in digits and "true target" in digits
+    emoji = description([{"metrics": {"class_preservation_ab": 0.5}}], "pix2pix-edges2emoji")
+    assert "MNIST" not in emoji and "domain classifier's features" in emoji and "emoji categories" in emoji
+    unpaired = description([{"metrics": {"class_preservation_ab": 0.5, "class_preservation_strong_ab": 0.5}}],
+                           "cyclegan-digits")
+    assert "Reads A's labels" in unpaired and "true target" not in unpaired
+
+
 def test_rescoring_refuses_a_row_without_its_run_and_names_the_preset(tmp_path, monkeypatch):
     import compare
     monkeypatch.setattr(compare, "RESULTS", tmp_path)
