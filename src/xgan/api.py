@@ -26,7 +26,7 @@ from PIL import Image
 from xgan.data.images import model_input, resize_image, to_rgb
 from xgan.data.task import to_uint8
 from xgan.models.base import TranslationModel, other
-from xgan.samples import latent_classes, to_pil
+from xgan.samples import to_pil
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, Sequence[Image.Image]]
 
@@ -88,7 +88,7 @@ class Translator:
         if not self.model.latent_dim:
             raise ValueError(f"this {self.config.model.name} model translates; it does not generate from noise")
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        classes = latent_classes(self.model, count, label) if label is not None else None
+        classes = self.model.latent_labels(count, label) if label is not None else None
         z = self.model.sample_latent(count, generator, classes=classes).to(self.device)
         return [Image.fromarray(x) for x in to_uint8(self.model.generate(z)).permute(0, 2, 3, 1).cpu().numpy()]
 

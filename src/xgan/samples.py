@@ -60,7 +60,7 @@ def generated_grid(model: TranslationModel, count: int = 64, seed: int = 0, colu
     """`count` images of a generator from noise (z drawn from `seed`), `columns` a row, a last short row padded
     with white. A generator with classes (AC-GAN, InfoGAN) draws class `label`, or else a column per class."""
     device = next(model.parameters()).device
-    classes = latent_classes(model, count, label)
+    classes = model.latent_labels(count, label)
     if classes is not None and label is None:
         columns = model.latent_classes
     was_training = model.training
@@ -72,18 +72,6 @@ def generated_grid(model: TranslationModel, count: int = 64, seed: int = 0, colu
     padding = images.new_ones(-count % columns, *images.shape[1:])
     pixels = tile(list(torch.cat([images, padding]).split(columns)))
     return Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
-
-
-def latent_classes(model: TranslationModel, count: int, label: int | None = None) -> torch.Tensor | None:
-    """The classes of `count` generated images: all `label`, or each class in turn; None for a generator without
-    classes (which refuses a label)."""
-    if not model.latent_classes:
-        if label is not None:
-            raise ValueError(f"{type(model).__name__} generates without classes: no class can be chosen")
-        return None
-    if label is not None and not 0 <= label < model.latent_classes:
-        raise ValueError(f"class {label} is outside the model's {model.latent_classes} (0..{model.latent_classes - 1})")
-    return torch.full((count,), label) if label is not None else torch.arange(count) % model.latent_classes
 
 
 def labelled_grid(rows: list[torch.Tensor], names: list[str], scale: int = 2, label_width: int = LABEL_WIDTH) -> Image.Image:

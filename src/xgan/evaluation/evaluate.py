@@ -199,7 +199,7 @@ class Evaluator:
         if model.latent_dim:  # a generator from noise: its images against the real test split of its domain
             domain = model.generated_domain
             count, generator = len(self.images[domain]), torch.Generator().manual_seed(GENERATION_SEED)
-            asked = torch.arange(count) % model.latent_classes if model.latent_classes else None  # as many per class
+            asked = model.latent_labels(count)  # as many of each class; None: a generator without classes
             z = model.sample_latent(count, generator, classes=asked)
             generated = batched(model.generate, z.to(self.device))
             features = self.spaces[domain](generated)

@@ -114,6 +114,18 @@ class TranslationModel(nn.Module):
             raise ValueError(f"{type(self).__name__} generates without a class")
         return torch.randn(count, self.latent_dim, generator=generator)
 
+    def latent_labels(self, count: int, label: int | None = None) -> torch.Tensor | None:
+        """The classes of `count` generated images, for sample_latent(classes=...): all `label`, or each class in
+        turn (as many of each); None for a generator without classes, which refuses a label."""
+        if not self.latent_classes:
+            if label is not None:
+                raise ValueError(f"{type(self).__name__} generates without classes: no class can be chosen")
+            return None
+        if label is not None and not 0 <= label < self.latent_classes:
+            raise ValueError(f"class {label} is outside the model's {self.latent_classes} "
+                             f"(0..{self.latent_classes - 1})")
+        return torch.full((count,), label) if label is not None else torch.arange(count) % self.latent_classes
+
     def setup(self, batch: Batch) -> None:
         """Build parameters that depend on the data, before the optimisers are made (and before a resume loads
         them). Called once, with the first batch."""
