@@ -44,7 +44,7 @@ LABELS = {"{task}": "XGAN", "folders-{task}": "XGAN, label-free (folders recipe)
           "discogan-{task}": "DiscoGAN", "dualgan-{task}": "DualGAN", "distancegan-{task}": "DistanceGAN",
           "augcgan-{task}": "Augmented CycleGAN", "cut-{task}": "CUT", "fastcut-{task}": "FastCUT", "ost-{task}": "OST",
           "unit-{task}": "UNIT", "munit-{task}": "MUNIT", "cogan-{task}": "CoGAN", "drit-{task}": "DRIT++",
-          "stargan-{task}": "StarGAN",
+          "stargan-{task}": "StarGAN", "starganv2-{task}": "StarGAN v2",
           "pix2pix-{task}": "pix2pix", "bicyclegan-{task}": "BicycleGAN", "pix2pixhd-{task}": "pix2pixHD"}
 
 

@@ -23,6 +23,8 @@ class ToyConfig:
     clip: float = 0.0  # the critic phase's weight clipping
     start: float = 0.0  # the generator phase's start, a fraction of the run
     max_grad_norm: float = 0.0  # the critic phase's gradient clipping
+    slow: bool = False  # a third network in the generator's phase at its own learning rate (an lr group)
+    weight_decay: float = 0.0  # the critic phase's
 
 
 class Toy(TranslationModel):
@@ -31,7 +33,7 @@ class Toy(TranslationModel):
     def __init__(self, cfg: ToyConfig, image_size: int, training: bool = True, pretrained: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
-        self.g, self.d = nn.Conv2d(3, 3, 1), nn.Conv2d(3, 1, 1)
+        self.g, self.d, self.f = nn.Conv2d(3, 3, 1), nn.Conv2d(3, 1, 1), nn.Conv2d(3, 3, 1)
         self.head: nn.Linear | None = None
         self.calls: list[tuple[int, str]] = []
 
@@ -42,15 +44,15 @@ class Toy(TranslationModel):
     def phases(self) -> list[Phase]:
         generator = [*self.g.parameters(), *(self.head.parameters() if self.head is not None else [])]
         return [Phase("g", generator, lr=0.01, betas=(0.9, 0.99), every=self.cfg.every,
-                      start=self.cfg.start),
+                      start=self.cfg.start, lr_groups=((list(self.f.parameters()), 1e-4),) if self.cfg.slow else ()),
                 Phase("d", list(self.d.parameters()), critic=True, optimizer=self.cfg.critic_optimizer,
-                      clip=self.cfg.clip, max_grad_norm=self.cfg.max_grad_norm)]
+                      clip=self.cfg.clip, max_grad_norm=self.cfg.max_grad_norm, weight_decay=self.cfg.weight_decay)]
 
     def losses(self, phase: str, batch: Batch):
         self.calls.append(phase)
         if phase == "d":
             return {"real": (1.0, self.d(batch.b).pow(2).mean())}
-        loss = (self.g(batch.a) - batch.b).pow(2).mean()
+        loss = (self.g(self.f(batch.a) if self.cfg.slow else batch.a) - batch.b).pow(2).mean()
         if self.head is not None:
             loss = loss + self.head(batch.a.flatten(1)).pow(2).mean()
         return {"fit": (1.0, loss)}
@@ -125,8 +127,30 @@ def test_phase_declarations_the_trainer_cannot_run_are_refused():
             check_phases([Phase("g", list(a.parameters()), clip=clip)])
         with pytest.raises(ValueError, match="max_grad_norm"):
             check_phases([Phase("g", list(a.parameters()), max_grad_norm=clip)])
+    with pytest.raises(ValueError, match="weight_decay"):
+        check_phases([Phase("g", list(a.parameters()), weight_decay=-1e-4)])
+    for group in ((list(b.parameters()), 0.0), ([], 1e-4), (list(b.parameters()), float("nan"))):
+        with pytest.raises(ValueError, match="lr group"):
+            check_phases([Phase("g", list(a.parameters()), lr_groups=(group,))])
+    with pytest.raises(ValueError, match="in both phase 'g' and phase 'd'"):
+        check_phases([Phase("g", list(a.parameters()), lr_groups=((list(b.parameters()), 1e-4),)),
+                      Phase("d", list(b.parameters()))])
     check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), critic=True)])
     check_phases([Phase("g", list(a.parameters())), Phase("d", list(b.parameters()), optimizer="rmsprop", clip=0.01)])
+
+
+def test_an_lr_group_trains_at_its_own_rate_which_the_schedule_scales_as_the_phases(toy_trainer):
+    """StarGAN v2's mapping network: a network of the generator's phase at 1/100 of its rate, decayed alike."""
+    trainer = toy_trainer("model.slow=true", "model.weight_decay=0.01", "train.steps=4", "train.lr_decay_fraction=0.5")
+    main, slow = trainer.optimizers["g"].param_groups
+    assert (main["lr"], slow["lr"]) == (0.01, 1e-4) and slow["params"] == list(trainer.model.f.parameters())
+    assert trainer.optimizers["d"].param_groups[0]["weight_decay"] == 0.01 and main["weight_decay"] == 0
+    before = trainer.model.f.weight.detach().clone()
+    trainer.step = 3  # in the decay: the factor is (4 - 3) / (2 + 1)
+    trainer.train_step(trainer.batch(3))
+    assert (main["lr"], slow["lr"]) == pytest.approx((0.01 / 3, 1e-4 / 3))
+    # Adam's first step moves each weight by about its lr: the group's, not the phase's
+    assert (trainer.model.f.weight.detach() - before).abs().max().item() == pytest.approx(1e-4 / 3, rel=0.05)
 
 
 def test_an_rmsprop_phase_gets_rmsprop_with_its_rate_and_the_others_keep_adam(toy_trainer):

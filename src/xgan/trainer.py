@@ -129,8 +129,9 @@ class Trainer:
         phases = self.model.phases()
         check_phases(phases)  # before the dict below, which would hide a repeated name
         self.phases = {phase.name: phase for phase in phases}
-        self.optimizers = {name: make_optimizer(phase.parameters, self.phase_lr(phase),
-                                                phase.betas or (cfg.beta1, cfg.beta2), self.device, phase.optimizer)
+        self.optimizers = {name: make_optimizer(phase.param_groups(), self.phase_lr(phase),
+                                                phase.betas or (cfg.beta1, cfg.beta2), self.device, phase.optimizer,
+                                                phase.weight_decay)
                            for name, phase in self.phases.items()}
         self.autocast_dtype = AUTOCAST_DTYPES[cfg.precision]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
@@ -238,10 +239,10 @@ class Trainer:
             self.scaler.scale(total).backward()
             if self.phases[phase].max_grad_norm:
                 self.scaler.unscale_(optimizer)  # the norm of the true gradient, not of the loss-scaled one
-                torch.nn.utils.clip_grad_norm_(self.phases[phase].parameters, self.phases[phase].max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(self.phases[phase].all_parameters(), self.phases[phase].max_grad_norm)
             self.scaler.step(optimizer)
             if self.phases[phase].clip:  # after the update, so the phase's parameters stay in the box throughout
-                clip_parameters(self.phases[phase].parameters, self.phases[phase].clip)
+                clip_parameters(self.phases[phase].all_parameters(), self.phases[phase].clip)
             terms = {f"{phase}/{name}": value.detach() for name, (_, value) in losses.items()}
             terms[f"{phase}/total"] = total.detach()
             self.latest_logged[phase] = terms

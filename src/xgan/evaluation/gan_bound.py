@@ -54,11 +54,11 @@ def _gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[s
     rival = copy.deepcopy(model).train()
     phases = rival.phases()
     with torch.no_grad():  # the trained parameters only: frozen parts (teachers, DTN's f) stay as they are
-        for p in (p for phase in phases for p in phase.parameters if p.numel() > 1):
+        for p in (p for phase in phases for p in phase.all_parameters() if p.numel() > 1):
             p.add_(torch.randn(p.shape, generator=generator).to(device) * noise * p.std())
     # each phase as it trains (RMSprop, clipping, every), at the bound's lr unless the phase sets its own
-    optimizers = [(phase, make_optimizer(phase.parameters, phase.lr or lr, phase.betas or (0.5, 0.999), device,
-                                         phase.optimizer)) for phase in phases]
+    optimizers = [(phase, make_optimizer(phase.param_groups(), phase.lr or lr, phase.betas or (0.5, 0.999),
+                                         device, phase.optimizer, phase.weight_decay)) for phase in phases]
     sources = [d for d in ("a", "b") if other(d) in model.directions]
     was_training = model.training
     model.eval()
@@ -84,7 +84,7 @@ def _gan_bound(model: TranslationModel, train: dict[str, ImageSet], test: dict[s
                 total.backward()
                 optimizer.step()
                 if phase.clip:
-                    clip_parameters(phase.parameters, phase.clip)
+                    clip_parameters(phase.all_parameters(), phase.clip)
         rival.eval()
         with torch.no_grad():
             bounds = {f"gan_bound_{d}{other(d)}": float(disagreement(model, rival, test[d], other(d))) for d in sources}

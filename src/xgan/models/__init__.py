@@ -25,6 +25,7 @@ from xgan.models.ost import OST
 from xgan.models.pix2pix import Pix2Pix
 from xgan.models.pix2pixhd import Pix2PixHD
 from xgan.models.stargan import StarGAN
+from xgan.models.starganv2 import StarGANv2
 from xgan.models.template import Template
 from xgan.models.unit import UNIT
 from xgan.models.xgan import XGAN
@@ -50,6 +51,7 @@ MODELS: dict[str, type[TranslationModel]] = {
     "acgan": ACGAN,
     "infogan": InfoGAN,
     "stargan": StarGAN,
+    "starganv2": StarGANv2,
     "bicyclegan": BicycleGAN,
     "template": Template,
 }
@@ -67,4 +69,4 @@ def build_model(config: Any, device: torch.device | str = "cpu", training: bool 
 
 __all__ = ["MODELS", "Batch", "Losses", "Phase", "TranslationModel", "build_model", "XGAN", "DTN", "CycleGAN",
            "DiscoGAN", "DistanceGAN", "AugmentedCycleGAN", "CUT", "DualGAN", "OST", "UNIT", "MUNIT", "CoGAN", "DRIT",
-           "Pix2Pix", "Pix2PixHD", "BicycleGAN", "DCGAN", "Template"]
+           "Pix2Pix", "Pix2PixHD", "BicycleGAN", "DCGAN", "StarGAN", "StarGANv2", "Template"]

@@ -50,7 +50,10 @@ class Phase:
     `optimizer` is "adam" or "rmsprop" (PyTorch's defaults but the lr: the WGAN paper's choice, since momentum
     destabilised its critic); `betas` apply to Adam only. `clip` > 0 clamps every parameter of the phase to
     [-clip, clip] after each of its updates (WGAN's weight clipping); 0 leaves them alone. `max_grad_norm` > 0
-    rescales the phase's gradient to at most that L2 norm before each update (DRIT's content critic); 0: untouched."""
+    rescales the phase's gradient to at most that L2 norm before each update (DRIT's content critic); 0: untouched.
+    `weight_decay` is Adam's (or RMSprop's) L2 term on every parameter of the phase (StarGAN v2's 1e-4). `lr_groups`
+    are more parameters the phase updates, each list at its own learning rate, which the schedule scales alike
+    (StarGAN v2's mapping network at 1e-6 in its generator's phase at 1e-4)."""
 
     name: str
     parameters: list[nn.Parameter]
@@ -62,6 +65,16 @@ class Phase:
     clip: float = 0.0
     start: float = 0.0
     max_grad_norm: float = 0.0
+    weight_decay: float = 0.0
+    lr_groups: tuple[tuple[list[nn.Parameter], float], ...] = ()
+
+    def all_parameters(self) -> list[nn.Parameter]:
+        """`parameters` and those of the lr_groups."""
+        return [*self.parameters, *(p for params, _ in self.lr_groups for p in params)]
+
+    def param_groups(self) -> list[dict]:
+        """torch.optim's parameter groups: `parameters` at the optimiser's lr, each lr group at its own."""
+        return [{"params": self.parameters}, *({"params": params, "lr": lr} for params, lr in self.lr_groups)]
 
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -181,7 +194,8 @@ class TranslationModel(nn.Module):
 
 def check_phases(phases: list[Phase]) -> None:
     """A model's declared phases must be usable as they stand: named once, non-empty, no parameter in two, a known
-    optimiser (Adam's betas only with Adam), a non-negative clip and max_grad_norm, a start within the run."""
+    optimiser (Adam's betas only with Adam), a non-negative clip, max_grad_norm and weight decay, lr groups with
+    parameters and a positive rate, a start within the run."""
     if not phases:
         raise ValueError("a model declares at least one phase")
     names = [p.name for p in phases]
@@ -199,11 +213,15 @@ def check_phases(phases: list[Phase]) -> None:
             raise ValueError(f"phase '{phase.name}': betas are Adam's, and its optimizer is {phase.optimizer!r}")
         if not 0 <= phase.start < 1:  # also refuses NaN
             raise ValueError(f"phase '{phase.name}': start must be a fraction of the run in [0, 1), not {phase.start}")
-        for key in ("clip", "max_grad_norm"):
+        for key in ("clip", "max_grad_norm", "weight_decay"):
             value = getattr(phase, key)
             if not (value >= 0 and math.isfinite(value)):  # also refuses NaN
                 raise ValueError(f"phase '{phase.name}': {key} must be a finite number >= 0 (0: off), not {value}")
-        for p in phase.parameters:
+        for params, lr in phase.lr_groups:
+            if not params or not (lr > 0 and math.isfinite(lr)):
+                raise ValueError(f"phase '{phase.name}': each lr group needs parameters and a learning rate > 0, "
+                                 f"not {len(params)} parameter(s) at {lr}")
+        for p in phase.all_parameters():
             if id(p) in owner:
                 raise ValueError(f"a parameter is in both phase '{owner[id(p)]}' and phase '{phase.name}'")
             owner[id(p)] = phase.name
