@@ -1,7 +1,7 @@
 import numpy as np
 
 from xgan.data.digits import printed_digits
-from xgan.data.printed_digits import font_files, render_printed_digits
+from xgan.data.printed_digits import font_files, render_digit, render_printed_digits
 
 
 def test_rendering_is_deterministic_given_the_seed():
@@ -10,6 +10,17 @@ def test_rendering_is_deterministic_given_the_seed():
     c_images, _ = render_printed_digits(20, seed=4)
     assert np.array_equal(a_images, b_images) and np.array_equal(a_labels, b_labels)
     assert not np.array_equal(a_images, c_images)
+
+
+def test_drawing_in_worker_processes_gives_the_images_drawn_here():
+    """The random choices are made in one process, in order; the drawing may be shared out (the Quickstart renders
+    22,000 digits on every core), and the task must not change with the number of cores."""
+    here, labels = render_printed_digits(300, seed=5, workers=0)
+    shared, shared_labels = render_printed_digits(300, seed=5, workers=2)
+    assert np.array_equal(here, shared) and np.array_equal(labels, shared_labels)
+    rng = np.random.default_rng(5)
+    rng.permutation(300)  # the labels' draw
+    assert np.array_equal(render_digit(int(labels[0]), rng), here[0])  # one digit alone: the same recipe
 
 
 def test_images_are_32px_rgb_with_balanced_labels_and_varied_colours():
