@@ -55,6 +55,16 @@ def random_task(size: int = 16, count: int = 32, seed: int = 0) -> Task:
     return Task(images(), images(), images(), images())
 
 
+def dark_and_bright_task(size: int = 16, count: int = 64) -> Task:
+    """A: flat dark images (0..63), B: flat bright ones (192..255), both splits alike: a translator into B
+    brightens, into A darkens (one generator told the target: StarGAN, StarGAN v2)."""
+    g = torch.Generator().manual_seed(0)
+    dark = torch.randint(0, 64, (count, 1, 1, 1), generator=g).expand(count, 3, size, size).to(torch.uint8)
+    bright = torch.randint(192, 256, (count, 1, 1, 1), generator=g).expand(count, 3, size, size).to(torch.uint8)
+    dark, bright = ImageSet(dark.contiguous()), ImageSet(bright.contiguous())
+    return Task(dark, bright, dark, bright)
+
+
 def pattern_set(count: int, seed: int, size: int = 16) -> ImageSet:
     """Class k is a bright 4x4 block at the k-th position of a 4x4 layout, over mild noise: trivially learnable."""
     g = torch.Generator().manual_seed(seed)

@@ -4,9 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, dark_and_bright_task
 from xgan.config import load_config
-from xgan.data.task import ImageSet, Task
 from xgan.models.base import Batch
 from xgan.models.stargan import Discriminator, StarGAN, StarGANConfig
 from xgan.trainer import Trainer
@@ -71,10 +70,7 @@ def test_the_critic_trains_at_every_step_and_the_generator_at_every_n_critic_th(
 def test_a_short_run_translates_into_the_domain_asked_for(tmp_path):
     """A: dark images, B: bright ones. After 100 steps, dark inputs asked for B come out bright, and asked for A
     stay dark: one generator, two targets."""
-    g = torch.Generator().manual_seed(0)
-    dark = torch.randint(0, 64, (64, 1, 1, 1), generator=g).expand(64, 3, SIZE, SIZE).to(torch.uint8).contiguous()
-    bright = torch.randint(192, 256, (64, 1, 1, 1), generator=g).expand(64, 3, SIZE, SIZE).to(torch.uint8)
-    task = Task(ImageSet(dark), ImageSet(bright.contiguous()), ImageSet(dark), ImageSet(bright.contiguous()))
+    task = dark_and_bright_task(SIZE)
     config = load_config(None, ["model.name=stargan", *TINY_RUN, "model.width=0.125", "model.residual_blocks=1",
                                 "train.steps=100", "train.lr=1e-3", "train.discriminator_lr=1e-3",
                                 "train.sample_every=100", "train.checkpoint_every=100", "train.log_every=50",
@@ -82,7 +78,7 @@ def test_a_short_run_translates_into_the_domain_asked_for(tmp_path):
     trainer = Trainer(config, task=task)
     trainer.fit()
     stargan = trainer.model.eval()
-    x = dark[:16].float() / 127.5 - 1  # mean about -0.8
+    x = task.test_a.images[:16].float() / 127.5 - 1  # mean about -0.8
     with torch.no_grad():
         assert stargan.translate(x, "b").mean() > 0
         assert stargan.translate(x, "a").mean() < -0.5

@@ -2,9 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, dark_and_bright_task
 from xgan.config import load_config
-from xgan.data.task import ImageSet, Task
 from xgan.models.base import Batch
 from xgan.models.starganv2 import Discriminator, Generator, StarGANv2, StarGANv2Config, r1_penalty
 from xgan.trainer import Trainer
@@ -97,10 +96,7 @@ def test_the_diversity_term_is_maximised_with_a_weight_decaying_linearly_to_zero
 def test_a_short_run_translates_into_the_domain_asked_for(tmp_path):
     """A: dark images, B: bright ones. After 100 steps (half latent-, half reference-guided) dark inputs asked for
     B come out brighter than those asked for A, with the default style and with a reference's."""
-    g = torch.Generator().manual_seed(0)
-    dark = torch.randint(0, 64, (64, 1, 1, 1), generator=g).expand(64, 3, SIZE, SIZE).to(torch.uint8).contiguous()
-    bright = torch.randint(192, 256, (64, 1, 1, 1), generator=g).expand(64, 3, SIZE, SIZE).to(torch.uint8)
-    task = Task(ImageSet(dark), ImageSet(bright.contiguous()), ImageSet(dark), ImageSet(bright.contiguous()))
+    task = dark_and_bright_task(SIZE)
     config = load_config(None, ["model.name=starganv2", *TINY_RUN, "model.width=0.125", "model.ds_decay_steps=100",
                                 "train.steps=100", "train.lr=1e-3", "train.discriminator_lr=1e-3",
                                 "train.beta1=0", "train.beta2=0.99", "train.sample_every=100",
@@ -108,8 +104,8 @@ def test_a_short_run_translates_into_the_domain_asked_for(tmp_path):
     trainer = Trainer(config, task=task)
     trainer.fit()
     net = trainer.model.eval()
-    x = dark[:16].float() / 127.5 - 1  # mean about -0.8
-    reference = bright[:16].float() / 127.5 - 1
+    x = task.test_a.images[:16].float() / 127.5 - 1  # mean about -0.8
+    reference = task.test_b.images[:16].float() / 127.5 - 1
     with torch.no_grad():
         to_b, to_a = net.translate(x, "b").mean(), net.translate(x, "a").mean()
         assert to_b > 0 and to_a < -0.2 and to_b - to_a > 0.5
